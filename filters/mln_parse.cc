@@ -1,0 +1,61 @@
+// mln-parse: model file -> mln stream.
+#include <cstdio>
+
+#include "libstream/cli/exit.h"
+#include "libstream/cli/io.h"
+#include "libstream/cli/options.h"
+#include "libstream/cli/run.h"
+#include "libstream/formats/convert.h"
+
+namespace {
+
+struct ParseArgs {
+  mln::cli::CommonArgs common;
+  std::string input;
+  std::string format;
+  std::string chunk_size = "4M";
+};
+
+int Main(int argc, char** argv) {
+  constexpr const char* kProg = "mln-parse";
+  ParseArgs args;
+  CLI::App app("Read a model file (" + mln::formats::FormatNames() +
+                   ") and write it as an mln stream.",
+               kProg);
+  app.add_option("input", args.input, "Model file; '-' or none reads stdin");
+  app.add_option("--format", args.format, "Skip detection and read this format");
+  app.add_option("--chunk-size", args.chunk_size,
+                 "Largest payload per frame; tensors are split into chunks (K, M, G)");
+  mln::cli::AddCommonOptions(app, args.common);
+  if (auto code = mln::cli::ParseArgs(app, argc, argv)) return *code;
+
+  auto chunk = mln::cli::ParseSize(args.chunk_size);
+  if (chunk && (*chunk == 0 || *chunk > (64u << 20))) {
+    chunk = mln::Fail(mln::Errc::kUsage, "--chunk-size must be between 1 byte and 64M");
+  }
+  if (!chunk) return mln::cli::ReportAndExitCode(kProg, mln::Fail(chunk.error()));
+  auto threads = mln::cli::LimitThreads(args.common.threads);
+
+  auto in = mln::cli::OpenInput(args.input);
+  if (!in) return mln::cli::ReportAndExitCode(kProg, mln::Fail(in.error()));
+  auto out = mln::cli::Output::Open(args.common.output, args.common.force);
+  if (!out) return mln::cli::ReportAndExitCode(kProg, mln::Fail(out.error()));
+
+  mln::formats::ParseOptions options;
+  options.chunk_size = *chunk;
+  auto stats = mln::formats::ParseToStream(**in, (*out)->sink(), args.format, options);
+  mln::Result<void> done = stats ? (*out)->Commit() : mln::Fail(stats.error());
+  if (done && args.common.verbose && !args.common.quiet) {
+    std::fprintf(stderr, "%s: %s: %llu bytes -> %llu frames, %llu bytes\n", kProg,
+                 (*in)->name().c_str(), static_cast<unsigned long long>(stats->bytes_in),
+                 static_cast<unsigned long long>(stats->frames),
+                 static_cast<unsigned long long>(stats->bytes_out));
+  }
+  return mln::cli::ReportAndExitCode(kProg, done);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return mln::cli::RunMain("mln-parse", [&] { return Main(argc, argv); });
+}

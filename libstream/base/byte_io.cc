@@ -1,0 +1,237 @@
+#include "libstream/base/byte_io.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace mln {
+namespace {
+
+// Small reads (frame prefixes, GGUF fields) come from this buffer; large payload reads
+// bypass it. 1 MiB matches the pipe buffer we ask the kernel for.
+constexpr size_t kReadBuffer = 1 << 20;
+constexpr size_t kWriteBuffer = 1 << 20;
+
+// A bigger pipe buffer cuts context switches between the two ends of `a | b` several-fold.
+// Best effort: the kernel may refuse (pipe-max-size), which costs speed, not correctness.
+void GrowPipe(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) fcntl(fd, F_SETPIPE_SZ, 1 << 20);
+}
+
+class FdSource final : public ByteSource {
+ public:
+  FdSource(int fd, std::string name, bool owned) : ByteSource(std::move(name)), fd_(fd), owned_(owned) {
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+      size_ = static_cast<uint64_t>(st.st_size);
+      posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    }
+    GrowPipe(fd);
+  }
+  ~FdSource() override {
+    if (owned_) close(fd_);
+  }
+  std::optional<uint64_t> size() const override { return size_; }
+
+ protected:
+  Result<size_t> ReadRaw(void* dst, size_t n) override {
+    for (;;) {
+      ssize_t r = ::read(fd_, dst, n);
+      if (r >= 0) return static_cast<size_t>(r);
+      if (errno == EINTR) continue;
+      return Fail(Errc::kIo, std::string("read failed: ") + std::strerror(errno));
+    }
+  }
+
+ private:
+  int fd_;
+  bool owned_;
+  std::optional<uint64_t> size_;
+};
+
+class MemorySource final : public ByteSource {
+ public:
+  MemorySource(std::span<const uint8_t> data, std::string name)
+      : ByteSource(std::move(name)), data_(data) {}
+  std::optional<uint64_t> size() const override { return data_.size(); }
+
+ protected:
+  Result<size_t> ReadRaw(void* dst, size_t n) override {
+    size_t k = std::min(n, data_.size() - pos_);
+    if (k != 0) std::memcpy(dst, data_.data() + pos_, k);
+    pos_ += k;
+    return k;
+  }
+
+ private:
+  std::span<const uint8_t> data_;
+  size_t pos_ = 0;
+};
+
+class FdSink final : public ByteSink {
+ public:
+  FdSink(int fd, std::string name) : ByteSink(std::move(name)), fd_(fd) { GrowPipe(fd); }
+
+ protected:
+  Result<void> WriteRaw(const void* src, size_t n) override {
+    auto p = static_cast<const uint8_t*>(src);
+    while (n != 0) {
+      ssize_t w = ::write(fd_, p, n);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return Fail(Errc::kIo, std::string("write failed: ") + std::strerror(errno));
+      }
+      p += w;
+      n -= static_cast<size_t>(w);
+    }
+    return {};
+  }
+
+ private:
+  int fd_;
+};
+
+class MemorySink final : public ByteSink {
+ public:
+  MemorySink(std::vector<uint8_t>* out, std::string name) : ByteSink(std::move(name)), out_(out) {}
+
+ protected:
+  Result<void> WriteRaw(const void* src, size_t n) override {
+    auto p = static_cast<const uint8_t*>(src);
+    out_->insert(out_->end(), p, p + n);
+    return {};
+  }
+
+ private:
+  std::vector<uint8_t>* out_;
+};
+
+}  // namespace
+
+Result<size_t> ByteSource::Fill() {
+  if (buf_.empty()) buf_.resize(kReadBuffer);
+  MLN_TRY(size_t got, ReadRaw(buf_.data(), buf_.size()));
+  buf_pos_ = 0;
+  buf_len_ = got;
+  return got;
+}
+
+Result<size_t> ByteSource::Read(void* dst, size_t n) {
+  auto out = static_cast<uint8_t*>(dst);
+  size_t done = 0;
+  while (done < n) {
+    if (buf_pos_ < buf_len_) {
+      size_t k = std::min(n - done, buf_len_ - buf_pos_);
+      std::memcpy(out + done, buf_.data() + buf_pos_, k);
+      buf_pos_ += k;
+      done += k;
+      continue;
+    }
+    if (n - done >= kReadBuffer) {
+      // Large read: straight into the destination, no extra copy.
+      MLN_TRY(size_t got, ReadRaw(out + done, n - done));
+      if (got == 0) break;
+      done += got;
+      continue;
+    }
+    MLN_TRY(size_t got, Fill());
+    if (got == 0) break;
+  }
+  position_ += done;
+  return done;
+}
+
+Result<void> ByteSource::ReadExact(void* dst, size_t n, const char* what) {
+  uint64_t at = position_;
+  MLN_TRY(size_t got, Read(dst, n));
+  if (got != n) {
+    return Fail(Error{Errc::kBadData,
+                      std::string("truncated input: expected ") + std::to_string(n) +
+                          " bytes of " + what + ", got " + std::to_string(got),
+                      {}, std::nullopt, at});
+  }
+  return {};
+}
+
+Result<void> ByteSource::Skip(uint64_t n, const char* what) {
+  uint8_t tmp[64 * 1024];
+  while (n != 0) {
+    size_t k = static_cast<size_t>(std::min<uint64_t>(n, sizeof tmp));
+    MLN_RETURN_IF_ERROR(ReadExact(tmp, k, what));
+    n -= k;
+  }
+  return {};
+}
+
+Result<std::span<const uint8_t>> ByteSource::Peek(size_t n) {
+  n = std::min<size_t>(n, 64 * 1024);
+  if (buf_.empty()) buf_.resize(kReadBuffer);
+  if (buf_len_ - buf_pos_ < n) {
+    std::memmove(buf_.data(), buf_.data() + buf_pos_, buf_len_ - buf_pos_);
+    buf_len_ -= buf_pos_;
+    buf_pos_ = 0;
+    while (buf_len_ < n) {
+      MLN_TRY(size_t got, ReadRaw(buf_.data() + buf_len_, buf_.size() - buf_len_));
+      if (got == 0) break;
+      buf_len_ += got;
+    }
+  }
+  return std::span<const uint8_t>(buf_.data() + buf_pos_, std::min(n, buf_len_ - buf_pos_));
+}
+
+Result<bool> ByteSource::AtEnd() {
+  if (buf_pos_ < buf_len_) return false;
+  MLN_TRY(size_t got, Fill());
+  return got == 0;
+}
+
+Result<void> ByteSink::Write(const void* src, size_t n) {
+  position_ += n;
+  if (buf_.size() + n <= kWriteBuffer) {
+    auto p = static_cast<const uint8_t*>(src);
+    buf_.insert(buf_.end(), p, p + n);
+    return {};
+  }
+  MLN_RETURN_IF_ERROR(Flush());
+  if (n >= kWriteBuffer) return WriteRaw(src, n);
+  auto p = static_cast<const uint8_t*>(src);
+  buf_.insert(buf_.end(), p, p + n);
+  return {};
+}
+
+Result<void> ByteSink::WriteZeros(size_t n) {
+  static const uint8_t kZeros[256] = {};
+  while (n != 0) {
+    size_t k = std::min(n, sizeof kZeros);
+    MLN_RETURN_IF_ERROR(Write(kZeros, k));
+    n -= k;
+  }
+  return {};
+}
+
+Result<void> ByteSink::Flush() {
+  if (buf_.empty()) return {};
+  auto r = WriteRaw(buf_.data(), buf_.size());
+  buf_.clear();
+  return r;
+}
+
+std::unique_ptr<ByteSource> MakeFdSource(int fd, std::string name, bool owned) {
+  return std::make_unique<FdSource>(fd, std::move(name), owned);
+}
+std::unique_ptr<ByteSource> MakeMemorySource(std::span<const uint8_t> data, std::string name) {
+  return std::make_unique<MemorySource>(data, std::move(name));
+}
+std::unique_ptr<ByteSink> MakeFdSink(int fd, std::string name) {
+  return std::make_unique<FdSink>(fd, std::move(name));
+}
+std::unique_ptr<ByteSink> MakeMemorySink(std::vector<uint8_t>* out, std::string name) {
+  return std::make_unique<MemorySink>(out, std::move(name));
+}
+
+}  // namespace mln

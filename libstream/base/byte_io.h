@@ -1,0 +1,89 @@
+// Sequential byte sources and sinks over file descriptors or memory.
+//
+// Everything in mln reads and writes strictly forward so that pipes work as well as files;
+// nothing here seeks.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "libstream/base/status.h"
+
+namespace mln {
+
+/// A forward-only reader with an internal buffer for small reads.
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+
+  /// Reads exactly `n` bytes unless the input ends first; returns how many were read
+  /// (less than `n` only at end of input). I/O errors come back as Errc::kIo.
+  Result<size_t> Read(void* dst, size_t n);
+  /// Reads exactly `n` bytes or fails with Errc::kBadData "truncated: expected N bytes".
+  Result<void> ReadExact(void* dst, size_t n, const char* what);
+  /// Discards `n` bytes (same truncation rule as ReadExact).
+  Result<void> Skip(uint64_t n, const char* what);
+  /// Returns up to `n` (at most 64 KiB) upcoming bytes without consuming them; fewer only
+  /// at end of input. Format detection bids on these.
+  Result<std::span<const uint8_t>> Peek(size_t n);
+  /// True when no byte is left; may block on a pipe until one arrives.
+  Result<bool> AtEnd();
+
+  /// Bytes handed out so far.
+  uint64_t position() const { return position_; }
+  /// Total size of the input when it is a regular file or memory, else nullopt.
+  virtual std::optional<uint64_t> size() const { return std::nullopt; }
+  const std::string& name() const { return name_; }
+
+ protected:
+  explicit ByteSource(std::string name) : name_(std::move(name)) {}
+  /// Reads up to `n` raw bytes; 0 means end of input.
+  virtual Result<size_t> ReadRaw(void* dst, size_t n) = 0;
+
+ private:
+  Result<size_t> Fill();
+
+  std::string name_;
+  uint64_t position_ = 0;
+  std::vector<uint8_t> buf_;
+  size_t buf_pos_ = 0, buf_len_ = 0;
+};
+
+/// Reads a file descriptor; owns it when `owned`.
+std::unique_ptr<ByteSource> MakeFdSource(int fd, std::string name, bool owned);
+/// Reads a span the caller keeps alive.
+std::unique_ptr<ByteSource> MakeMemorySource(std::span<const uint8_t> data, std::string name);
+
+/// A forward-only buffered writer.
+class ByteSink {
+ public:
+  virtual ~ByteSink() = default;
+  Result<void> Write(const void* src, size_t n);
+  /// Writes `n` zero bytes.
+  Result<void> WriteZeros(size_t n);
+  /// Pushes buffered bytes to the underlying descriptor.
+  Result<void> Flush();
+  uint64_t position() const { return position_; }
+  const std::string& name() const { return name_; }
+
+ protected:
+  explicit ByteSink(std::string name) : name_(std::move(name)) {}
+  virtual Result<void> WriteRaw(const void* src, size_t n) = 0;
+
+ private:
+  std::string name_;
+  uint64_t position_ = 0;
+  std::vector<uint8_t> buf_;
+};
+
+/// Writes a file descriptor (never closes it: the owner commits or discards the file).
+std::unique_ptr<ByteSink> MakeFdSink(int fd, std::string name);
+/// Appends to a vector the caller keeps alive.
+std::unique_ptr<ByteSink> MakeMemorySink(std::vector<uint8_t>* out, std::string name);
+
+}  // namespace mln

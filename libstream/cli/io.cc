@@ -1,0 +1,111 @@
+#include "libstream/cli/io.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace mln::cli {
+namespace {
+
+std::string ErrnoText() { return std::strerror(errno); }
+
+std::string DirName(const std::string& path) {
+  auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+std::string BaseName(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ByteSource>> OpenInput(const std::string& path) {
+  if (IsStdio(path)) return MakeFdSource(STDIN_FILENO, "<stdin>", false);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return Fail(Error{Errc::kNoInput, "cannot open: " + ErrnoText(), path});
+  }
+  struct stat st;
+  if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    close(fd);
+    return Fail(Error{Errc::kNoInput, "is a directory", path});
+  }
+  return MakeFdSource(fd, path, true);
+}
+
+Result<std::unique_ptr<Output>> Output::Open(const std::string& path, bool force, bool binary) {
+  std::unique_ptr<Output> out(new Output());
+  if (IsStdio(path)) {
+    if (binary && !force && isatty(STDOUT_FILENO)) {
+      return Fail(Error{Errc::kUsage,
+                        "refusing to write binary data to a terminal (use -o FILE, a pipe, or -f)",
+                        "<stdout>"});
+    }
+    out->name_ = "<stdout>";
+    out->fd_ = STDOUT_FILENO;
+    out->sink_ = MakeFdSink(STDOUT_FILENO, out->name_);
+    return out;
+  }
+  out->name_ = path;
+  out->path_ = path;
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    return Fail(Error{Errc::kCantCreate, "is a directory", path});
+  }
+  // Same directory as the target, so rename(2) is atomic; hidden so that a crash never
+  // leaves something that looks like the real output.
+  std::string tmpl = DirName(path) + "/." + BaseName(path) + ".mln-XXXXXX";
+  int fd = mkostemp(tmpl.data(), O_CLOEXEC);
+  if (fd < 0) {
+    return Fail(Error{Errc::kCantCreate, "cannot create a temporary file beside it: " + ErrnoText(), path});
+  }
+  mode_t mask = umask(0);
+  umask(mask);
+  fchmod(fd, 0666 & ~mask);
+  out->fd_ = fd;
+  out->tmp_path_ = tmpl;
+  out->sink_ = MakeFdSink(fd, path);
+  return out;
+}
+
+Result<void> Output::Commit() {
+  if (committed_) return {};
+  if (auto ok = sink_->Flush(); !ok) return Fail(std::move(ok).error().WithFile(name_));
+  if (path_.empty()) {
+    committed_ = true;
+    return {};
+  }
+  if (::fsync(fd_) != 0) return Fail(Error{Errc::kIo, "fsync failed: " + ErrnoText(), name_});
+  if (::close(fd_) != 0) {
+    fd_ = -1;
+    return Fail(Error{Errc::kIo, "close failed: " + ErrnoText(), name_});
+  }
+  fd_ = -1;
+  if (::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
+    return Fail(Error{Errc::kCantCreate, "cannot rename into place: " + ErrnoText(), name_});
+  }
+  committed_ = true;
+  // Make the rename itself durable.
+  int dir = ::open(DirName(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  return {};
+}
+
+Output::~Output() {
+  if (!path_.empty()) {
+    if (fd_ >= 0) ::close(fd_);
+    if (!committed_ && !tmp_path_.empty()) ::unlink(tmp_path_.c_str());
+  }
+}
+
+}  // namespace mln::cli

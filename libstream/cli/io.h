@@ -1,0 +1,47 @@
+// Opening inputs and outputs the way every filter does: "-" or nothing is stdin/stdout,
+// binary never goes to a terminal without -f, and -o FILE appears only when complete.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "libstream/base/byte_io.h"
+#include "libstream/base/status.h"
+
+namespace mln::cli {
+
+/// True for "" and "-".
+inline bool IsStdio(const std::string& path) { return path.empty() || path == "-"; }
+
+/// Opens a file, or stdin for "" / "-" (named "<stdin>" in messages). Missing or
+/// unreadable files fail with Errc::kNoInput.
+Result<std::unique_ptr<ByteSource>> OpenInput(const std::string& path);
+
+/// An output that becomes visible only on Commit(). For a path, bytes go to a temporary
+/// file in the same directory, which Commit() fsyncs and renames over the path; destroying
+/// an uncommitted Output removes the temporary, so a failed run leaves what was there.
+class Output {
+ public:
+  /// `path` "" or "-" is stdout; with `binary`, a terminal is refused unless `force`.
+  static Result<std::unique_ptr<Output>> Open(const std::string& path, bool force,
+                                              bool binary = true);
+  ~Output();
+  Output(const Output&) = delete;
+  Output& operator=(const Output&) = delete;
+
+  ByteSink& sink() { return *sink_; }
+  const std::string& name() const { return name_; }
+  /// Flushes, fsyncs and renames into place (stdout: flushes).
+  Result<void> Commit();
+
+ private:
+  Output() = default;
+  std::string name_;      // what messages call it
+  std::string path_;      // final path; empty for stdout
+  std::string tmp_path_;  // temporary file while not committed
+  int fd_ = -1;
+  bool committed_ = false;
+  std::unique_ptr<ByteSink> sink_;
+};
+
+}  // namespace mln::cli

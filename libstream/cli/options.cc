@@ -1,0 +1,79 @@
+#include "libstream/cli/options.h"
+
+#include <oneapi/tbb/global_control.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "libstream/cli/exit.h"
+
+#ifndef MLN_VERSION
+#define MLN_VERSION "0.0.0"
+#endif
+
+namespace mln::cli {
+
+std::string VersionString() { return std::string("mln ") + MLN_VERSION + " (stream format 1.0)"; }
+
+void AddCommonOptions(CLI::App& app, CommonArgs& args, bool with_output) {
+  if (with_output) {
+    app.add_option("-o,--output", args.output,
+                   "Write to FILE (atomically: a temporary file renamed on success); "
+                   "default or '-' is stdout");
+  }
+  app.add_flag("-f,--force", args.force, "Write binary output even to a terminal");
+  app.add_flag("-q,--quiet", args.quiet, "Print nothing but errors");
+  app.add_flag("-v,--verbose", args.verbose, "Print more detail on stderr (repeatable)");
+  app.add_option("-T,--threads", args.threads, "Worker threads (0 = all cores)")
+      ->check(CLI::Range(0u, 1024u));
+  app.set_version_flag("-V,--version", VersionString(), "Print the version and exit");
+}
+
+std::optional<int> ParseArgs(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    std::cout << app.help();
+    return kExitOk;
+  } catch (const CLI::CallForAllHelp& e) {
+    std::cout << app.help("", CLI::AppFormatMode::All);
+    return kExitOk;
+  } catch (const CLI::CallForVersion& e) {
+    std::cout << app.get_name() << " " << e.what() << "\n";
+    return kExitOk;
+  } catch (const CLI::ParseError& e) {
+    // CLI11's own exit codes (100+) are not ours: every usage error is 64.
+    std::cerr << app.get_name() << ": " << e.what() << "\nTry '" << app.get_name()
+              << " --help' for more information.\n";
+    return kExitUsage;
+  }
+  return std::nullopt;
+}
+
+Result<uint64_t> ParseSize(const std::string& text) {
+  if (text.empty()) return Fail(Errc::kUsage, "empty size");
+  size_t used = 0;
+  unsigned long long v = 0;
+  try {
+    v = std::stoull(text, &used);
+  } catch (...) {
+    return Fail(Errc::kUsage, "bad size '" + text + "'");
+  }
+  std::string unit = text.substr(used);
+  unsigned shift = 0;
+  if (unit.empty() || unit == "B") shift = 0;
+  else if (unit == "K" || unit == "KiB" || unit == "k") shift = 10;
+  else if (unit == "M" || unit == "MiB") shift = 20;
+  else if (unit == "G" || unit == "GiB") shift = 30;
+  else return Fail(Errc::kUsage, "bad size unit in '" + text + "' (use K, M or G)");
+  if (shift != 0 && v > (~0ull >> shift)) return Fail(Errc::kUsage, "size '" + text + "' too large");
+  return static_cast<uint64_t>(v) << shift;
+}
+
+std::shared_ptr<void> LimitThreads(unsigned threads) {
+  if (threads == 0) return nullptr;
+  return std::make_shared<oneapi::tbb::global_control>(
+      oneapi::tbb::global_control::max_allowed_parallelism, threads);
+}
+
+}  // namespace mln::cli

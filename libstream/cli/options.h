@@ -1,0 +1,37 @@
+// Options every filter shares (-o, -f, -q, -v, -T, -V) and parsing helpers.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "libstream/base/status.h"
+
+namespace mln::cli {
+
+struct CommonArgs {
+  std::string output;    ///< -o FILE; empty or "-" is stdout
+  bool force = false;    ///< -f: write binary to a terminal
+  bool quiet = false;    ///< -q: no diagnostics but errors
+  int verbose = 0;       ///< -v, repeatable
+  unsigned threads = 0;  ///< -T N; 0 = all cores
+};
+
+/// Adds -f, -q, -v, -T and -V/--version; -o/--output too when `with_output`.
+void AddCommonOptions(CLI::App& app, CommonArgs& args, bool with_output = true);
+
+/// Parses argv. Returns an exit code when the program should stop now: 0 after --help or
+/// --version (printed on stdout), 64 after a usage error (message and a hint on stderr).
+std::optional<int> ParseArgs(CLI::App& app, int argc, char** argv);
+
+/// Parses "4M", "64K", "1G" or plain bytes (binary units).
+Result<uint64_t> ParseSize(const std::string& text);
+
+/// Caps oneTBB at `threads` workers for the lifetime of the returned object (0 = all cores).
+std::shared_ptr<void> LimitThreads(unsigned threads);
+
+/// "mln 0.1.0 (stream format 1.0)".
+std::string VersionString();
+
+}  // namespace mln::cli

@@ -1,0 +1,35 @@
+#include "libstream/formats/convert.h"
+
+#include "libstream/formats/layout_emit.h"
+#include "libstream/stream/pipeline.h"
+#include "libstream/stream/reader.h"
+#include "libstream/stream/writer.h"
+
+namespace mln::formats {
+
+Result<ConvertStats> ParseToStream(ByteSource& in, ByteSink& out, std::string_view forced_format,
+                                   const ParseOptions& options) {
+  MLN_TRY(auto source, OpenModel(in, forced_format, options));
+  stream::Writer writer(out);
+  auto seal = [](std::vector<stream::Frame>& frames) -> Result<void> {
+    stream::SealFrame(frames.front());
+    return {};
+  };
+  auto ok = stream::RunFramePipeline(*source, writer, seal, {});
+  if (!ok) return Fail(std::move(ok).error().WithFile(in.name()));
+  return ConvertStats{writer.frames_written(), in.position(), out.position(), ""};
+}
+
+Result<ConvertStats> EmitFromStream(ByteSource& in, ByteSink& out) {
+  stream::Reader reader(in);
+  LayoutSink sink(out);
+  stream::PipelineOptions options;
+  options.kinds = {stream::FrameKind::kBytes, stream::FrameKind::kTensor};
+  options.verify_input = true;
+  auto nothing = [](std::vector<stream::Frame>&) -> Result<void> { return {}; };
+  auto ok = stream::RunFramePipeline(reader, sink, nothing, options);
+  if (!ok) return Fail(std::move(ok).error().WithFile(in.name()));
+  return ConvertStats{reader.frames_read(), in.position(), out.position(), sink.format()};
+}
+
+}  // namespace mln::formats

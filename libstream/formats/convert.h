@@ -1,0 +1,28 @@
+// Whole-model conversions the filters run: model file -> stream (mln-parse) and
+// stream -> model file (mln-emit).
+#pragma once
+
+#include <string_view>
+
+#include "libstream/base/byte_io.h"
+#include "libstream/formats/format.h"
+
+namespace mln::formats {
+
+struct ConvertStats {
+  uint64_t frames = 0;
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+  std::string format;
+};
+
+/// Parses the model in `in` (format by content, or `forced_format`) and writes it to `out`
+/// as a stream: checksums are computed in parallel, frames are written in order.
+Result<ConvertStats> ParseToStream(ByteSource& in, ByteSink& out, std::string_view forced_format,
+                                   const ParseOptions& options);
+
+/// Reads a stream from `in` and writes the model it carries to `out`, checking every frame
+/// checksum (in parallel), the chunk sequence and the trailer.
+Result<ConvertStats> EmitFromStream(ByteSource& in, ByteSink& out);
+
+}  // namespace mln::formats

@@ -1,0 +1,225 @@
+#include "libstream/inspect/inspect.h"
+
+#include <cinttypes>
+#include <cstdio>
+#include <memory>
+
+#include "libstream/crypto/digest.h"
+#include "libstream/formats/format.h"
+#include "libstream/formats/json_text.h"
+#include "libstream/stream/reader.h"
+
+namespace mln::inspect {
+namespace {
+
+using stream::FrameKind;
+
+// Accumulates tensors across chunks, hashing each tensor whole.
+class Collector {
+ public:
+  explicit Collector(Report& r) : r_(r) {}
+
+  Result<void> Add(const stream::Frame& f) {
+    const stream::FrameHeader& h = f.header;
+    if (h.Is(FrameKind::kSource)) {
+      r_.format = h.format;
+      r_.file_size = h.file_size;
+      r_.source_attrs = h.attrs;
+      return {};
+    }
+    if (h.Is(FrameKind::kBytes)) {
+      CloseTensor();
+      ++r_.bytes_frames;
+      r_.bytes_frame_bytes += f.payload.size();
+      if (h.name == "gguf.header") gguf_header_.Append(f.payload.data(), f.payload.size());
+      return {};
+    }
+    if (!h.Is(FrameKind::kTensor)) {
+      ++r_.unknown_frames;
+      return {};
+    }
+    if (h.chunk_index == 0) {
+      CloseTensor();
+      TensorEntry t;
+      t.name = h.name;
+      t.dtype = h.dtype;
+      t.shape = h.shape;
+      t.bytes = h.tensor_bytes;
+      t.file_offset = h.file_offset;
+      r_.tensors.push_back(std::move(t));
+      hasher_ = std::make_unique<crypto::Xxh3Hasher>();
+    }
+    if (!hasher_) return Fail(Errc::kBadData, "tensor chunk without its first chunk");
+    hasher_->Update(f.payload.data(), f.payload.size());
+    ++r_.tensors.back().chunks;
+    return {};
+  }
+
+  Result<void> Finish() {
+    CloseTensor();
+    if (r_.format == "gguf" && !gguf_header_.empty()) {
+      auto src = MakeMemorySource(gguf_header_.span(), "gguf.header");
+      MLN_TRY(r_.gguf, formats::ReadGgufHeader(*src, gguf_header_.size(), nullptr));
+    }
+    return {};
+  }
+
+ private:
+  void CloseTensor() {
+    if (hasher_) r_.tensors.back().xxh3 = hasher_->Digest();
+    hasher_.reset();
+  }
+
+  Report& r_;
+  std::unique_ptr<crypto::Xxh3Hasher> hasher_;
+  AlignedBuffer gguf_header_;
+};
+
+std::string ShapeText(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+std::string Printf(const char* fmt, auto... args) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf, fmt, args...);
+  return buf;
+}
+
+}  // namespace
+
+Result<Report> Inspect(ByteSource& in) {
+  Report r;
+  r.input = in.name();
+  MLN_TRY(auto head, in.Peek(64));
+  Collector collect(r);
+  if (stream::LooksLikeStream(head)) {
+    r.is_stream = true;
+    stream::Reader reader(in);
+    for (;;) {
+      MLN_TRY(auto frame, reader.Next());
+      if (!frame) break;
+      if (auto ok = stream::VerifyFrame(*frame); !ok) {
+        return Fail(std::move(ok).error().WithFile(in.name()).WithFrame(reader.frames_read() - 1,
+                                                                         frame->header.name));
+      }
+      MLN_RETURN_IF_ERROR(collect.Add(*frame));
+    }
+    r.frames = reader.frames_read();
+    r.stream_sha256 = crypto::ToHex(reader.trailer()->digest);
+  } else {
+    MLN_TRY(auto source, formats::OpenModel(in, "", {}));
+    for (;;) {
+      MLN_TRY(auto frame, source->Next());
+      if (!frame) break;
+      ++r.frames;
+      MLN_RETURN_IF_ERROR(collect.Add(*frame));
+    }
+  }
+  if (auto ok = collect.Finish(); !ok) return Fail(std::move(ok).error().WithFile(in.name()));
+  return r;
+}
+
+std::string RenderTable(const Report& r, bool verbose) {
+  std::string out;
+  uint64_t tensor_bytes = 0;
+  for (const auto& t : r.tensors) tensor_bytes += t.bytes;
+  out += r.input + ": " + (r.format.empty() ? "unknown" : r.format) +
+         (r.is_stream ? " model in an mln stream" : " model") + "\n";
+  if (r.file_size) out += Printf("  file size     %" PRIu64 " bytes\n", r.file_size);
+  out += Printf("  tensors       %zu (%" PRIu64 " bytes)\n", r.tensors.size(), tensor_bytes);
+  out += Printf("  other bytes   %" PRIu64 " in %" PRIu64 " frames\n", r.bytes_frame_bytes,
+                r.bytes_frames);
+  if (r.is_stream) {
+    out += Printf("  frames        %" PRIu64 "%s\n", r.frames,
+                  r.unknown_frames ? (" (" + std::to_string(r.unknown_frames) + " of unknown kind)").c_str() : "");
+    out += "  stream sha256 " + r.stream_sha256 + "\n";
+  }
+  if (r.gguf) {
+    const auto& g = *r.gguf;
+    out += Printf("  gguf          version %u, alignment %u, %zu metadata keys, data at 0x%" PRIx64 "\n",
+                  g.version, g.alignment, g.kvs.size(), g.data_offset);
+    out += "\nmetadata:\n";
+    for (const auto& kv : g.kvs) {
+      std::string type = formats::GgufTypeName(kv.type);
+      std::string value = kv.json;
+      if (kv.type == static_cast<uint32_t>(formats::GgufType::kArray)) {
+        type = formats::GgufTypeName(kv.array_type) + "[" + std::to_string(kv.array_count) + "]";
+        if (kv.array_count > 8) value.insert(value.size() - 1, ",...");
+      }
+      if (!verbose && value.size() > 60) value = value.substr(0, 57) + "...";
+      out += Printf("  %-40s %-14s ", kv.key.c_str(), type.c_str()) + value + "\n";
+    }
+  }
+  out += "\ntensors:\n";
+  out += Printf("  %5s  %-40s %-8s %-22s %12s %12s  %s\n", "#", "name", "type", "shape", "bytes",
+                "offset", "xxh3");
+  size_t i = 0;
+  for (const auto& t : r.tensors) {
+    out += Printf("  %5zu  %-40s %-8s %-22s %12" PRIu64 " %12" PRIu64 "  %s\n", i++,
+                  t.name.c_str(), stream::DtypeName(t.dtype).c_str(), ShapeText(t.shape).c_str(),
+                  t.bytes, t.file_offset, crypto::ToHex64(t.xxh3).c_str());
+  }
+  return out;
+}
+
+std::string RenderJson(const Report& r) {
+  using nlohmann::ordered_json;
+  ordered_json j;
+  j["input"] = r.input;
+  j["kind"] = r.is_stream ? "stream" : "model";
+  j["format"] = r.format;
+  j["file_size"] = r.file_size;
+  j["frames"] = r.frames;
+  j["bytes_frames"] = r.bytes_frames;
+  j["bytes_frame_bytes"] = r.bytes_frame_bytes;
+  j["unknown_frames"] = r.unknown_frames;
+  if (r.is_stream) j["stream_sha256"] = r.stream_sha256;
+  ordered_json attrs = ordered_json::object();
+  for (const auto& a : r.source_attrs) attrs[a.key] = a.value;
+  j["source"] = attrs;
+  if (r.gguf) {
+    const auto& g = *r.gguf;
+    ordered_json gj;
+    gj["version"] = g.version;
+    gj["alignment"] = g.alignment;
+    gj["data_offset"] = g.data_offset;
+    ordered_json kvs = ordered_json::array();
+    for (const auto& kv : g.kvs) {
+      ordered_json k;
+      k["key"] = kv.key;
+      k["type"] = formats::GgufTypeName(kv.type);
+      if (kv.type == static_cast<uint32_t>(formats::GgufType::kArray)) {
+        k["element_type"] = formats::GgufTypeName(kv.array_type);
+        k["count"] = kv.array_count;
+        k["head"] = ordered_json::parse(kv.json);
+      } else {
+        k["value"] = ordered_json::parse(kv.json);
+      }
+      kvs.push_back(std::move(k));
+    }
+    gj["metadata"] = std::move(kvs);
+    j["gguf"] = std::move(gj);
+  }
+  ordered_json ts = ordered_json::array();
+  for (const auto& t : r.tensors) {
+    ordered_json tj;
+    tj["name"] = t.name;
+    tj["type"] = stream::DtypeName(t.dtype);
+    tj["type_id"] = t.dtype;
+    tj["shape"] = t.shape;
+    tj["bytes"] = t.bytes;
+    tj["offset"] = t.file_offset;
+    tj["chunks"] = t.chunks;
+    tj["xxh3"] = crypto::ToHex64(t.xxh3);
+    ts.push_back(std::move(tj));
+  }
+  j["tensors"] = std::move(ts);
+  return j.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace mln::inspect

@@ -1,0 +1,48 @@
+// What mln-inspect reports about a model file or a stream.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "libstream/base/byte_io.h"
+#include "libstream/formats/gguf.h"
+#include "libstream/stream/frame.h"
+
+namespace mln::inspect {
+
+struct TensorEntry {
+  std::string name;
+  uint32_t dtype = 0;
+  std::vector<int64_t> shape;
+  uint64_t bytes = 0;
+  uint64_t file_offset = 0;
+  uint64_t chunks = 0;
+  uint64_t xxh3 = 0;  ///< XXH3-64 of the whole tensor's bytes
+};
+
+struct Report {
+  std::string input;           ///< file name as given
+  bool is_stream = false;      ///< the input was an mln stream (else a model file)
+  std::string format;          ///< model format
+  uint64_t file_size = 0;      ///< model file size (0 when parsed from a pipe)
+  uint64_t frames = 0;         ///< frames before the trailer
+  uint64_t bytes_frames = 0;   ///< non-tensor frames
+  uint64_t bytes_frame_bytes = 0;
+  uint64_t unknown_frames = 0;
+  std::vector<stream::Attribute> source_attrs;
+  std::vector<TensorEntry> tensors;
+  std::optional<formats::GgufHeader> gguf;
+  std::string stream_sha256;   ///< trailer digest, streams only
+};
+
+/// Reads `in` to the end (a stream, or a model file of any known format), verifying every
+/// checksum on the way, and summarises it.
+Result<Report> Inspect(ByteSource& in);
+
+/// Human-readable table; `verbose` adds every metadata value in full.
+std::string RenderTable(const Report& report, bool verbose);
+/// One JSON document (see mln-inspect(1) for the fields).
+std::string RenderJson(const Report& report);
+
+}  // namespace mln::inspect

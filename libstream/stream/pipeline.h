@@ -1,0 +1,34 @@
+// The one oneTBB parallel_pipeline every filter runs: read frames in order, transform them
+// in parallel, write them in order (DESIGN.md invariant 6).
+#pragma once
+
+#include <functional>
+#include <initializer_list>
+#include <vector>
+
+#include "libstream/base/status.h"
+#include "libstream/stream/frame_io.h"
+
+namespace mln::stream {
+
+/// Turns one input frame into 0..n output frames, in place in `frames` (which holds the
+/// input frame on entry). Runs concurrently on different frames: no shared mutable state.
+using FrameTransform = std::function<Result<void>(std::vector<Frame>& frames)>;
+
+struct PipelineOptions {
+  /// Worker threads; 0 means what tbb::global_control allows.
+  unsigned threads = 0;
+  /// Frame kinds the transform acts on; other kinds pass through untouched (invariant 5).
+  /// Empty means every kind.
+  std::vector<FrameKind> kinds;
+  /// Check each payload's checksum (VerifyFrame) before the transform sees it.
+  bool verify_input = false;
+};
+
+/// Runs source -> transform -> sink, then sink.Finish(). Frames in flight are bounded by
+/// threads x 4, which bounds memory at that many chunks (invariant 4). The first error from
+/// any stage cancels the rest and is returned here.
+Result<void> RunFramePipeline(FrameSource& source, FrameSink& sink,
+                              const FrameTransform& transform, const PipelineOptions& options);
+
+}  // namespace mln::stream

@@ -1,0 +1,148 @@
+#include "libstream/stream/reader.h"
+
+#include <cstring>
+
+#include "libstream/base/checked_math.h"
+#include "libstream/base/endian.h"
+#include "libstream/stream/frame_codec_internal.h"
+
+namespace mln::stream {
+
+using internal::kFramePrefixSize;
+
+bool LooksLikeStream(std::span<const uint8_t> prefix) {
+  return prefix.size() >= sizeof internal::kStreamMagic &&
+         std::memcmp(prefix.data(), internal::kStreamMagic, sizeof internal::kStreamMagic) == 0;
+}
+
+Reader::Reader(ByteSource& src, ReaderOptions options) : src_(src), options_(options) {}
+
+Result<void> Reader::Take(void* dst, size_t n, const char* what) {
+  MLN_RETURN_IF_ERROR(src_.ReadExact(dst, n, what));
+  if (options_.verify_digest) sha_.Update(dst, n);
+  return {};
+}
+
+Result<void> Reader::ReadStreamHeader() {
+  uint8_t head[internal::kStreamHeaderSize];
+  MLN_TRY(size_t got, src_.Read(head, sizeof head));
+  if (got == 0) return Fail(Errc::kBadData, "empty input: expected an mln stream");
+  if (!LooksLikeStream({head, got})) {
+    return Fail(Errc::kBadData, "not an mln stream (bad magic; a model file needs mln-parse)");
+  }
+  if (got < sizeof head) return Fail(Errc::kBadData, "truncated stream header");
+  if (options_.verify_digest) sha_.Update(head, sizeof head);
+  uint16_t major = LoadLE<uint16_t>(head + 8);
+  if (major != internal::kVersionMajor) {
+    return Fail(Errc::kUnsupported, "stream format version " + std::to_string(major) +
+                                        " is not supported (this build reads version " +
+                                        std::to_string(internal::kVersionMajor) + ")");
+  }
+  return {};
+}
+
+Result<std::optional<Frame>> Reader::ReadFrame() {
+  uint64_t at = src_.position();
+  uint8_t prefix[kFramePrefixSize];
+  MLN_TRY(size_t got, src_.Read(prefix, sizeof prefix));
+  if (got == 0) return Fail(Errc::kBadData, "truncated stream: no trailer");
+  if (got < sizeof prefix) return Fail(Errc::kBadData, "truncated frame prefix");
+  if (LoadLE<uint32_t>(prefix) != internal::kFrameMagic) {
+    return Fail(Errc::kBadData, "bad frame magic (stream corrupt or misaligned)");
+  }
+  uint32_t header_len = LoadLE<uint32_t>(prefix + 4);
+  uint64_t payload_len = LoadLE<uint64_t>(prefix + 8);
+  if (header_len == 0 || header_len > internal::kMaxHeaderBytes) {
+    return Fail(Errc::kBadData, "frame header length " + std::to_string(header_len) +
+                                    " outside 1..1048576");
+  }
+  if (payload_len > options_.max_payload) {
+    return Fail(Errc::kBadData, "payload length " + std::to_string(payload_len) +
+                                    " exceeds the limit of " +
+                                    std::to_string(options_.max_payload) + " bytes");
+  }
+  std::vector<uint8_t> fb(header_len);
+  MLN_RETURN_IF_ERROR(src_.ReadExact(fb.data(), fb.size(), "frame header"));
+  crypto::Xxh3Hasher check;
+  check.Update(prefix, 16);
+  check.Update(fb.data(), fb.size());
+  if (check.Digest() != LoadLE<uint64_t>(prefix + 16)) {
+    return Fail(Error{Errc::kBadData, "frame header checksum mismatch", {}, std::nullopt, at});
+  }
+  MLN_TRY(FrameHeader header, internal::DecodeHeader(fb));
+
+  if (header.Is(FrameKind::kTrailer)) {
+    if (payload_len != 0) return Fail(Errc::kBadData, "trailer frame carries a payload");
+    if (header.frame_count != index_) {
+      return Fail(Errc::kBadData, "trailer counts " + std::to_string(header.frame_count) +
+                                      " frames, stream has " + std::to_string(index_));
+    }
+    if (options_.verify_digest) {
+      crypto::Sha256Digest d = sha_.Final();
+      if (header.digest.size() != d.size() ||
+          std::memcmp(header.digest.data(), d.data(), d.size()) != 0) {
+        return Fail(Errc::kBadData, "stream SHA-256 mismatch: trailer says " +
+                                        crypto::ToHex(header.digest) + ", content hashes to " +
+                                        crypto::ToHex(d));
+      }
+    }
+    MLN_TRY(bool end, src_.AtEnd());
+    if (!end) return Fail(Errc::kBadData, "unexpected bytes after the trailer");
+    trailer_ = std::move(header);
+    return std::nullopt;
+  }
+
+  // The digest covers every byte before the trailer, so a frame's prefix and header are
+  // hashed only once we know it is not the trailer.
+  if (options_.verify_digest) {
+    sha_.Update(prefix, sizeof prefix);
+    sha_.Update(fb.data(), fb.size());
+  }
+  Frame frame;
+  frame.header = std::move(header);
+  if (payload_len != 0) {
+    uint64_t pad = PadTo(src_.position(), kPayloadAlignment);
+    uint8_t zeros[kPayloadAlignment];
+    MLN_RETURN_IF_ERROR(Take(zeros, pad, "payload padding"));
+    for (uint64_t i = 0; i < pad; ++i) {
+      if (zeros[i] != 0) return Fail(Errc::kBadData, "non-zero padding before payload");
+    }
+    // Grow in steps as bytes arrive, so a lying length on a short input cannot make us
+    // allocate more than it actually sent (plus one step).
+    constexpr uint64_t kStep = 16ull << 20;
+    uint64_t done = 0;
+    while (done < payload_len) {
+      uint64_t k = std::min(kStep, payload_len - done);
+      frame.payload.Resize(done + k);
+      MLN_RETURN_IF_ERROR(Take(frame.payload.data() + done, k, "frame payload"));
+      done += k;
+    }
+  }
+  return frame;
+}
+
+Result<std::optional<Frame>> Reader::Next() {
+  if (done_) return std::nullopt;
+  if (!started_) {
+    started_ = true;
+    auto r = ReadStreamHeader();
+    if (!r) {
+      done_ = true;
+      return Fail(std::move(r).error().WithFile(src_.name()));
+    }
+  }
+  uint64_t at = src_.position();
+  auto frame = ReadFrame();
+  if (!frame) {
+    done_ = true;
+    return Fail(std::move(frame).error().WithFile(src_.name()).WithFrame(index_).WithOffset(at));
+  }
+  if (!frame->has_value()) {
+    done_ = true;
+    return std::nullopt;
+  }
+  ++index_;
+  return frame;
+}
+
+}  // namespace mln::stream

@@ -1,0 +1,52 @@
+// Reads an mln stream from a forward-only ByteSource (pipes work; nothing seeks).
+#pragma once
+
+#include <optional>
+
+#include "libstream/base/byte_io.h"
+#include "libstream/crypto/digest.h"
+#include "libstream/stream/frame_io.h"
+
+namespace mln::stream {
+
+struct ReaderOptions {
+  /// Largest stored payload accepted; writers chunk tensors far below this.
+  uint64_t max_payload = 256ull << 20;
+  /// Recompute SHA-256 over the stream and compare it with the trailer's digest.
+  bool verify_digest = true;
+};
+
+/// Yields every frame before the trailer. Frame headers (prefix check, FlatBuffers
+/// verifier), padding, sizes, the trailer's frame count and digest, and end of input right
+/// after the trailer are checked here; payload checksums are left to VerifyFrame so they
+/// can run in the pipeline's parallel stage.
+class Reader final : public FrameSource {
+ public:
+  Reader(ByteSource& src, ReaderOptions options = {});
+
+  /// The next frame, or nullopt once the trailer has been read and checked. Errors carry
+  /// the frame index, frame name and stream offset.
+  Result<std::optional<Frame>> Next() override;
+
+  /// The trailer, once Next() has returned nullopt.
+  const std::optional<FrameHeader>& trailer() const { return trailer_; }
+  uint64_t frames_read() const { return index_; }
+
+ private:
+  Result<void> ReadStreamHeader();
+  Result<std::optional<Frame>> ReadFrame();
+  Result<void> Take(void* dst, size_t n, const char* what);
+
+  ByteSource& src_;
+  ReaderOptions options_;
+  crypto::Sha256 sha_;
+  bool started_ = false;
+  bool done_ = false;
+  uint64_t index_ = 0;
+  std::optional<FrameHeader> trailer_;
+};
+
+/// True when `prefix` (at least 8 bytes) starts like an mln stream.
+bool LooksLikeStream(std::span<const uint8_t> prefix);
+
+}  // namespace mln::stream
