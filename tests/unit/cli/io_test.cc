@@ -1,0 +1,104 @@
+#include "libstream/cli/io.h"
+
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "libstream/cli/exit.h"
+#include "libstream/cli/options.h"
+#include "tests/support/test_util.h"
+
+namespace mln::cli {
+namespace {
+
+std::string TempDir() {
+  char tmpl[] = "/tmp/mln-io-test-XXXXXX";
+  return mkdtemp(tmpl);
+}
+
+std::string Slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+size_t CountEntries(const std::string& dir) {
+  size_t n = 0;
+  DIR* d = opendir(dir.c_str());
+  while (dirent* e = readdir(d)) n += e->d_name[0] != '.' || std::string(e->d_name).size() > 2;
+  closedir(d);
+  return n;
+}
+
+TEST(OutputTest, CommitReplacesTheFileAtomically) {
+  std::string dir = TempDir();
+  std::string path = dir + "/out.bin";
+  std::ofstream(path) << "old";
+  ASSERT_OK_AND_ASSIGN(auto out, Output::Open(path, false));
+  ASSERT_OK(out->sink().Write("new", 3));
+  EXPECT_EQ(Slurp(path), "old");  // not visible before Commit
+  ASSERT_OK(out->Commit());
+  EXPECT_EQ(Slurp(path), "new");
+  EXPECT_EQ(CountEntries(dir), 1u);
+}
+
+TEST(OutputTest, AbandonedOutputLeavesTheOldFileAndNoTemporary) {
+  std::string dir = TempDir();
+  std::string path = dir + "/out.bin";
+  std::ofstream(path) << "old";
+  {
+    ASSERT_OK_AND_ASSIGN(auto out, Output::Open(path, false));
+    ASSERT_OK(out->sink().Write("partial", 7));
+    ASSERT_OK(out->sink().Flush());
+    EXPECT_EQ(CountEntries(dir), 2u);  // the hidden temporary exists meanwhile
+  }
+  EXPECT_EQ(Slurp(path), "old");
+  EXPECT_EQ(CountEntries(dir), 1u);
+}
+
+TEST(OutputTest, MissingDirectoryIsCantCreate) {
+  auto out = Output::Open("/nonexistent-dir-mln/x", false);
+  ASSERT_FALSE(out.has_value());
+  EXPECT_EQ(ExitCodeFor(out.error().code), kExitCantCreate);
+}
+
+TEST(InputTest, MissingFileIsNoInput) {
+  auto in = OpenInput("/nonexistent-mln-file");
+  ASSERT_FALSE(in.has_value());
+  EXPECT_EQ(ExitCodeFor(in.error().code), kExitNoInput);
+  EXPECT_EQ(in.error().file, "/nonexistent-mln-file");
+}
+
+TEST(OptionsTest, ParseSizeUnits) {
+  EXPECT_EQ(ParseSize("4M").value(), 4u << 20);
+  EXPECT_EQ(ParseSize("64K").value(), 64u << 10);
+  EXPECT_EQ(ParseSize("1G").value(), 1u << 30);
+  EXPECT_EQ(ParseSize("123").value(), 123u);
+  EXPECT_FALSE(ParseSize("4X").has_value());
+  EXPECT_FALSE(ParseSize("").has_value());
+  EXPECT_FALSE(ParseSize("99999999999999999G").has_value());
+}
+
+TEST(ExitTest, EveryErrorClassHasItsSysexitsCode) {
+  EXPECT_EQ(ExitCodeFor(Errc::kRejected), 1);
+  EXPECT_EQ(ExitCodeFor(Errc::kUsage), 64);
+  EXPECT_EQ(ExitCodeFor(Errc::kBadData), 65);
+  EXPECT_EQ(ExitCodeFor(Errc::kNoInput), 66);
+  EXPECT_EQ(ExitCodeFor(Errc::kUnsupported), 69);
+  EXPECT_EQ(ExitCodeFor(Errc::kInternal), 70);
+  EXPECT_EQ(ExitCodeFor(Errc::kOs), 71);
+  EXPECT_EQ(ExitCodeFor(Errc::kCantCreate), 73);
+  EXPECT_EQ(ExitCodeFor(Errc::kIo), 74);
+}
+
+TEST(ErrorTest, OneLineNamesFileFrameTensorAndOffset) {
+  Error e{Errc::kBadData, "checksum mismatch", "v2.gguf", 12, 0x1f400, "blk.0.attn_q.weight"};
+  EXPECT_EQ(e.ToString(), "v2.gguf: frame 12 'blk.0.attn_q.weight' @0x1f400: checksum mismatch");
+}
+
+}  // namespace
+}  // namespace mln::cli
