@@ -1,0 +1,10 @@
+# fish completion for mln-parse(1)
+complete -c mln-parse -s h -l help -d 'Print a help message and exit'
+complete -c mln-parse -l format -x -a 'gguf' -d 'Skip detection and read this format'
+complete -c mln-parse -l chunk-size -x -a '64K 1M 4M 16M 64M' -d 'Largest payload per frame (K, M, G)'
+complete -c mln-parse -s o -l output -r -F -d 'Write to FILE atomically instead of stdout'
+complete -c mln-parse -s f -l force -d 'Write binary output even to a terminal'
+complete -c mln-parse -s q -l quiet -d 'Print nothing but errors'
+complete -c mln-parse -s v -l verbose -d 'Print more detail on stderr (repeatable)'
+complete -c mln-parse -s T -l threads -x -a '0 1 2 4 8 16' -d 'Worker threads (0 = all cores)'
+complete -c mln-parse -s V -l version -d 'Print the version and exit'
