@@ -15,6 +15,14 @@ namespace mln {
 
 inline constexpr size_t kPayloadAlignment = 64;
 
+namespace internal {
+/// Returns a 64-byte aligned block of at least `size` bytes, reusing a recently released
+/// large block when one fits. Throws std::bad_alloc.
+void* AcquireBlock(size_t size, size_t* capacity);
+/// Gives a block back; large blocks are kept for reuse up to a fixed total.
+void ReleaseBlock(void* p, size_t capacity);
+}  // namespace internal
+
 class AlignedBuffer {
  public:
   AlignedBuffer() = default;
@@ -27,14 +35,14 @@ class AlignedBuffer {
         capacity_(std::exchange(o.capacity_, 0)) {}
   AlignedBuffer& operator=(AlignedBuffer&& o) noexcept {
     if (this != &o) {
-      std::free(data_);
+      internal::ReleaseBlock(data_, capacity_);
       data_ = std::exchange(o.data_, nullptr);
       size_ = std::exchange(o.size_, 0);
       capacity_ = std::exchange(o.capacity_, 0);
     }
     return *this;
   }
-  ~AlignedBuffer() { std::free(data_); }
+  ~AlignedBuffer() { internal::ReleaseBlock(data_, capacity_); }
 
   /// Grows or shrinks to `size` bytes, keeping the prefix; new bytes are uninitialised.
   /// Throws std::bad_alloc (mapped to exit 71 by cli::RunMain).
@@ -44,13 +52,12 @@ class AlignedBuffer {
   }
   void Reserve(size_t capacity) {
     if (capacity <= capacity_) return;
-    size_t rounded = (capacity + kPayloadAlignment - 1) / kPayloadAlignment * kPayloadAlignment;
-    void* p = std::aligned_alloc(kPayloadAlignment, rounded);
-    if (p == nullptr) throw std::bad_alloc();
+    size_t got = 0;
+    void* p = internal::AcquireBlock(capacity, &got);
     if (size_ != 0) std::memcpy(p, data_, size_);
-    std::free(data_);
+    internal::ReleaseBlock(data_, capacity_);
     data_ = static_cast<uint8_t*>(p);
-    capacity_ = rounded;
+    capacity_ = got;
   }
   void Append(const void* src, size_t n) {
     size_t old = size_;
