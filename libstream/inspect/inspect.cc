@@ -1,5 +1,6 @@
 #include "libstream/inspect/inspect.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <memory>
@@ -156,11 +157,15 @@ std::string RenderTable(const Report& r, bool verbose) {
     }
   }
   out += "\ntensors:\n";
-  out += Printf("  %5s  %-40s %-8s %-22s %12s %12s  %s\n", "#", "name", "type", "shape", "bytes",
-                "offset", "xxh3");
+  // The name column fits the longest name (GGUF caps names at 63 bytes).
+  int name_width = 4;
+  for (const auto& t : r.tensors) name_width = std::max(name_width, static_cast<int>(t.name.size()));
+  name_width = std::min(name_width, 64);
+  out += Printf("  %5s  %-*s %-8s %-22s %12s %12s  %s\n", "#", name_width, "name", "type", "shape",
+                "bytes", "offset", "xxh3");
   size_t i = 0;
   for (const auto& t : r.tensors) {
-    out += Printf("  %5zu  %-40s %-8s %-22s %12" PRIu64 " %12" PRIu64 "  %s\n", i++,
+    out += Printf("  %5zu  %-*s %-8s %-22s %12" PRIu64 " %12" PRIu64 "  %s\n", i++, name_width,
                   t.name.c_str(), stream::DtypeName(t.dtype).c_str(), ShapeText(t.shape).c_str(),
                   t.bytes, t.file_offset, crypto::ToHex64(t.xxh3).c_str());
   }
