@@ -21,7 +21,7 @@ class PipeLikeSource final : public ByteSource {
  protected:
   Result<size_t> ReadRaw(void* dst, size_t n) override {
     size_t k = std::min({n, data_.size() - pos_, size_t{4093}});
-    std::memcpy(dst, data_.data() + pos_, k);
+    if (k != 0) std::memcpy(dst, data_.data() + pos_, k);
     pos_ += k;
     return k;
   }
