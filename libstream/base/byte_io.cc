@@ -37,6 +37,7 @@ class FdSource final : public ByteSource {
     if (owned_) close(fd_);
   }
   std::optional<uint64_t> size() const override { return size_; }
+  int fd() const override { return fd_; }
 
  protected:
   Result<size_t> ReadRaw(void* dst, size_t n) override {

@@ -39,6 +39,8 @@ class ByteSource {
   /// Total size of the input when it is a regular file or memory, else nullopt.
   virtual std::optional<uint64_t> size() const { return std::nullopt; }
   const std::string& name() const { return name_; }
+  /// The file descriptor behind the source, or -1 (memory).
+  virtual int fd() const { return -1; }
 
  protected:
   explicit ByteSource(std::string name) : name_(std::move(name)) {}

@@ -312,7 +312,8 @@ Result<std::unique_ptr<stream::FrameSource>> ParseGguf(ByteSource& src,
   head.tmpl.name = "gguf.header";
   head.file_offset = 0;
   head.size = raw->size();
-  head.held = raw;
+  head.held = raw->data();
+  head.held_owner = raw;
   segments.push_back(std::move(head));
 
   uint64_t pos = h.data_offset;

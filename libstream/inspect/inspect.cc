@@ -47,6 +47,7 @@ class Collector {
       t.shape = h.shape;
       t.bytes = h.tensor_bytes;
       t.file_offset = h.file_offset;
+      t.attrs = h.attrs;
       r_.tensors.push_back(std::move(t));
       hasher_ = std::make_unique<crypto::Xxh3Hasher>();
     }
@@ -140,6 +141,11 @@ std::string RenderTable(const Report& r, bool verbose) {
                   r.unknown_frames ? (" (" + std::to_string(r.unknown_frames) + " of unknown kind)").c_str() : "");
     out += "  stream sha256 " + r.stream_sha256 + "\n";
   }
+  // Format facts the parser put on the source frame ("tflite.subgraphs", ...), as they are.
+  for (const auto& a : r.source_attrs) {
+    if (r.gguf && a.key.starts_with("gguf.")) continue;  // shown below in one line
+    out += Printf("  %-13s ", a.key.c_str()) + a.value + "\n";
+  }
   if (r.gguf) {
     const auto& g = *r.gguf;
     out += Printf("  gguf          version %u, alignment %u, %zu metadata keys, data at 0x%" PRIx64 "\n",
@@ -168,6 +174,9 @@ std::string RenderTable(const Report& r, bool verbose) {
     out += Printf("  %5zu  %-*s %-8s %-22s %12" PRIu64 " %12" PRIu64 "  %s\n", i++, name_width,
                   t.name.c_str(), stream::DtypeName(t.dtype).c_str(), ShapeText(t.shape).c_str(),
                   t.bytes, t.file_offset, crypto::ToHex64(t.xxh3).c_str());
+    if (verbose) {
+      for (const auto& a : t.attrs) out += "         " + a.key + " = " + a.value + "\n";
+    }
   }
   return out;
 }
@@ -221,6 +230,9 @@ std::string RenderJson(const Report& r) {
     tj["offset"] = t.file_offset;
     tj["chunks"] = t.chunks;
     tj["xxh3"] = crypto::ToHex64(t.xxh3);
+    ordered_json attrs = ordered_json::object();
+    for (const auto& a : t.attrs) attrs[a.key] = a.value;
+    tj["attrs"] = std::move(attrs);
     ts.push_back(std::move(tj));
   }
   j["tensors"] = std::move(ts);

@@ -19,6 +19,7 @@ struct TensorEntry {
   uint64_t file_offset = 0;
   uint64_t chunks = 0;
   uint64_t xxh3 = 0;  ///< XXH3-64 of the whole tensor's bytes
+  std::vector<stream::Attribute> attrs;  ///< format-specific facts (quantization, ...)
 };
 
 struct Report {

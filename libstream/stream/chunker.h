@@ -25,9 +25,11 @@ struct Segment {
   FrameHeader tmpl;
   uint64_t file_offset = 0;
   uint64_t size = 0;  ///< bytes, or kUntilEnd
-  /// Bytes the parser already holds (headers it had to read); when null the bytes are read
-  /// from the ByteSource, which must then sit exactly at file_offset.
-  std::shared_ptr<const std::vector<uint8_t>> held;
+  /// Bytes the parser already holds (headers it had to read, or a mapped file): `held`
+  /// points at the segment's first byte and `held_owner` keeps it alive. When null the
+  /// bytes are read from the ByteSource, which must then sit exactly at file_offset.
+  const uint8_t* held = nullptr;
+  std::shared_ptr<const void> held_owner;
 };
 
 /// Yields a source frame, then every segment as chunks of at most `chunk_size` bytes (a
