@@ -38,6 +38,11 @@ Result<void> Reader::ReadStreamHeader() {
                                         " is not supported (this build reads version " +
                                         std::to_string(internal::kVersionMajor) + ")");
   }
+  // No flag is defined yet; one we do not know could change how frames must be read.
+  if (uint32_t flags = LoadLE<uint32_t>(head + 12); flags != 0) {
+    return Fail(Errc::kUnsupported, "stream header flags 0x" + crypto::ToHex64(flags).substr(8) +
+                                        " are not known to this build");
+  }
   return {};
 }
 
