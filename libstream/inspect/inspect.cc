@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "libstream/codecs/codec.h"
 #include "libstream/crypto/digest.h"
 #include "libstream/formats/format.h"
 #include "libstream/formats/json_text.h"
@@ -20,8 +21,11 @@ class Collector {
  public:
   explicit Collector(Report& r) : r_(r) {}
 
-  Result<void> Add(const stream::Frame& f) {
+  /// `stored` is the payload size before decoding.
+  Result<void> Add(const stream::Frame& f, uint64_t stored, uint8_t codec) {
     const stream::FrameHeader& h = f.header;
+    r_.payload_bytes += f.payload.size();
+    r_.stored_bytes += stored;
     if (h.Is(FrameKind::kSource)) {
       r_.format = h.format;
       r_.file_size = h.file_size;
@@ -53,7 +57,11 @@ class Collector {
     }
     if (!hasher_) return Fail(Errc::kBadData, "tensor chunk without its first chunk");
     hasher_->Update(f.payload.data(), f.payload.size());
-    ++r_.tensors.back().chunks;
+    TensorEntry& t = r_.tensors.back();
+    ++t.chunks;
+    t.stored_bytes += stored;
+    std::string name = codecs::CodecName(codec);
+    if (std::find(t.codecs.begin(), t.codecs.end(), name) == t.codecs.end()) t.codecs.push_back(name);
     return {};
   }
 
@@ -105,11 +113,13 @@ Result<Report> Inspect(ByteSource& in) {
     for (;;) {
       MLN_TRY(auto frame, reader.Next());
       if (!frame) break;
-      if (auto ok = stream::VerifyFrame(*frame); !ok) {
+      uint64_t stored = frame->payload.size();
+      uint8_t codec = frame->header.codec;
+      if (auto ok = codecs::DecodeFrame(*frame); !ok) {
         return Fail(std::move(ok).error().WithFile(in.name()).WithFrame(reader.frames_read() - 1,
                                                                          frame->header.name));
       }
-      MLN_RETURN_IF_ERROR(collect.Add(*frame));
+      MLN_RETURN_IF_ERROR(collect.Add(*frame, stored, codec));
     }
     r.frames = reader.frames_read();
     r.stream_sha256 = crypto::ToHex(reader.trailer()->digest);
@@ -119,7 +129,7 @@ Result<Report> Inspect(ByteSource& in) {
       MLN_TRY(auto frame, source->Next());
       if (!frame) break;
       ++r.frames;
-      MLN_RETURN_IF_ERROR(collect.Add(*frame));
+      MLN_RETURN_IF_ERROR(collect.Add(*frame, frame->payload.size(), 0));
     }
   }
   if (auto ok = collect.Finish(); !ok) return Fail(std::move(ok).error().WithFile(in.name()));
@@ -136,6 +146,11 @@ std::string RenderTable(const Report& r, bool verbose) {
   out += Printf("  tensors       %zu (%" PRIu64 " bytes)\n", r.tensors.size(), tensor_bytes);
   out += Printf("  other bytes   %" PRIu64 " in %" PRIu64 " frames\n", r.bytes_frame_bytes,
                 r.bytes_frames);
+  if (r.stored_bytes != r.payload_bytes) {
+    out += Printf("  compressed    %" PRIu64 " of %" PRIu64 " payload bytes (%.2f%%)\n",
+                  r.stored_bytes, r.payload_bytes,
+                  r.payload_bytes ? 100.0 * r.stored_bytes / r.payload_bytes : 100.0);
+  }
   if (r.is_stream) {
     out += Printf("  frames        %" PRIu64 "%s\n", r.frames,
                   r.unknown_frames ? (" (" + std::to_string(r.unknown_frames) + " of unknown kind)").c_str() : "");
@@ -167,13 +182,22 @@ std::string RenderTable(const Report& r, bool verbose) {
   int name_width = 4;
   for (const auto& t : r.tensors) name_width = std::max(name_width, static_cast<int>(t.name.size()));
   name_width = std::min(name_width, 64);
-  out += Printf("  %5s  %-*s %-8s %-22s %12s %12s  %s\n", "#", name_width, "name", "type", "shape",
+  bool compressed = r.stored_bytes != r.payload_bytes;
+  out += Printf("  %5s  %-*s %-8s %-22s %12s %12s  %-16s", "#", name_width, "name", "type", "shape",
                 "bytes", "offset", "xxh3");
+  out += compressed ? "  stored  codec\n" : "\n";
   size_t i = 0;
   for (const auto& t : r.tensors) {
-    out += Printf("  %5zu  %-*s %-8s %-22s %12" PRIu64 " %12" PRIu64 "  %s\n", i++, name_width,
+    out += Printf("  %5zu  %-*s %-8s %-22s %12" PRIu64 " %12" PRIu64 "  %-16s", i++, name_width,
                   t.name.c_str(), stream::DtypeName(t.dtype).c_str(), ShapeText(t.shape).c_str(),
                   t.bytes, t.file_offset, crypto::ToHex64(t.xxh3).c_str());
+    if (compressed) {
+      std::string codecs;
+      for (const auto& c : t.codecs) codecs += (codecs.empty() ? "" : ",") + c;
+      out += Printf("  %6.2f%%  %s", t.bytes ? 100.0 * t.stored_bytes / t.bytes : 100.0,
+                    codecs.c_str());
+    }
+    out += "\n";
     if (verbose) {
       for (const auto& a : t.attrs) out += "         " + a.key + " = " + a.value + "\n";
     }
@@ -193,6 +217,8 @@ std::string RenderJson(const Report& r) {
   j["bytes_frame_bytes"] = r.bytes_frame_bytes;
   j["unknown_frames"] = r.unknown_frames;
   if (r.is_stream) j["stream_sha256"] = r.stream_sha256;
+  j["payload_bytes"] = r.payload_bytes;
+  j["stored_bytes"] = r.stored_bytes;
   ordered_json attrs = ordered_json::object();
   for (const auto& a : r.source_attrs) attrs[a.key] = a.value;
   j["source"] = attrs;
@@ -229,6 +255,8 @@ std::string RenderJson(const Report& r) {
     tj["bytes"] = t.bytes;
     tj["offset"] = t.file_offset;
     tj["chunks"] = t.chunks;
+    tj["stored_bytes"] = t.stored_bytes;
+    tj["codecs"] = t.codecs;
     tj["xxh3"] = crypto::ToHex64(t.xxh3);
     ordered_json attrs = ordered_json::object();
     for (const auto& a : t.attrs) attrs[a.key] = a.value;

@@ -18,6 +18,8 @@ struct TensorEntry {
   uint64_t bytes = 0;
   uint64_t file_offset = 0;
   uint64_t chunks = 0;
+  uint64_t stored_bytes = 0;        ///< payload bytes as stored (compressed or not)
+  std::vector<std::string> codecs;  ///< codecs its chunks use
   uint64_t xxh3 = 0;  ///< XXH3-64 of the whole tensor's bytes
   std::vector<stream::Attribute> attrs;  ///< format-specific facts (quantization, ...)
 };
@@ -31,6 +33,8 @@ struct Report {
   uint64_t bytes_frames = 0;   ///< non-tensor frames
   uint64_t bytes_frame_bytes = 0;
   uint64_t unknown_frames = 0;
+  uint64_t payload_bytes = 0;  ///< decoded payload bytes of all frames
+  uint64_t stored_bytes = 0;   ///< the same, as stored
   std::vector<stream::Attribute> source_attrs;
   std::vector<TensorEntry> tensors;
   std::optional<formats::GgufHeader> gguf;

@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "libstream/codecs/codec.h"
 #include "libstream/crypto/digest.h"
 
 namespace mln::stream {
@@ -79,8 +80,16 @@ void SealFrame(Frame& frame) {
 Result<void> VerifyFrame(const Frame& frame) {
   const FrameHeader& h = frame.header;
   if (h.codec != static_cast<uint8_t>(Codec::kRaw)) {
-    return Fail(Errc::kUnsupported,
-                "payload codec " + std::to_string(h.codec) + " is not supported by this build");
+    AlignedBuffer decoded;
+    MLN_RETURN_IF_ERROR(codecs::DecodePayload(h.codec, frame.payload.span(), h.decoded_size,
+                                              decoded));
+    uint64_t got = crypto::Xxh3(decoded.span());
+    if (got != h.checksum) {
+      return Fail(Errc::kBadData, "checksum mismatch after decoding: expected " +
+                                      crypto::ToHex64(h.checksum) + ", got " +
+                                      crypto::ToHex64(got));
+    }
+    return {};
   }
   if (h.decoded_size != frame.payload.size()) {
     return Fail(Errc::kBadData, "payload size mismatch: header says " +
@@ -100,6 +109,7 @@ std::string KindName(uint16_t kind) {
     case FrameKind::kSource: return "source";
     case FrameKind::kBytes: return "bytes";
     case FrameKind::kTensor: return "tensor";
+    case FrameKind::kSignature: return "signature";
     case FrameKind::kTrailer: return "trailer";
   }
   return "kind" + std::to_string(kind);

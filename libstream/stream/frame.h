@@ -19,11 +19,16 @@ enum class FrameKind : uint16_t {
   kSource = 1,   ///< start of a model: format, file size, source name; no payload
   kBytes = 2,    ///< non-tensor bytes of the model file (headers, metadata, padding)
   kTensor = 3,   ///< one chunk of a tensor's bytes
+  kSignature = 4, ///< signed manifest (payload) with key id and Ed25519 signature (attrs)
   kTrailer = 15, ///< end of stream: frame count and SHA-256; written by Writer::Finish
 };
 
-/// Payload encodings. kRaw is the only one this build writes today.
-enum class Codec : uint8_t { kRaw = 0 };
+/// Payload encodings (libstream/codecs). Values are on the wire.
+enum class Codec : uint8_t {
+  kRaw = 0,        ///< the bytes as they are
+  kZstd = 1,       ///< one zstd frame
+  kBytePlane = 2,  ///< byte planes of float elements, each zstd-compressed or raw
+};
 
 /// Element types, numbered as ggml numbers them so GGUF ids map one to one; types that
 /// ggml lacks start at 100. Values are on the wire.
@@ -88,8 +93,8 @@ struct Frame {
 
 /// Sets decoded_size and the XXH3 checksum of a raw payload. Call in a parallel stage.
 void SealFrame(Frame& frame);
-/// Checks a raw payload against its header's size and checksum; Errc::kBadData otherwise.
-/// Frames with a codec this build does not know fail with Errc::kUnsupported.
+/// Checks a payload against its header's size and checksum, decoding it first when it is
+/// compressed; Errc::kBadData otherwise. Unknown codecs fail with Errc::kUnsupported.
 Result<void> VerifyFrame(const Frame& frame);
 
 /// "tensor" / "bytes" / "source" / "trailer" / "kind<N>".

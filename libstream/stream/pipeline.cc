@@ -1,5 +1,7 @@
 #include "libstream/stream/pipeline.h"
 
+#include "libstream/codecs/codec.h"
+
 #include <oneapi/tbb/info.h>
 #include <oneapi/tbb/parallel_pipeline.h>
 #include <oneapi/tbb/task_arena.h>
@@ -83,7 +85,7 @@ Result<void> RunFramePipeline(FrameSource& source, FrameSink& sink,
     if (!Handles(options, h.kind)) return batch;
     std::string name = h.name;
     if (options.verify_input) {
-      if (auto ok = VerifyFrame(batch->frames.front()); !ok) {
+      if (auto ok = codecs::DecodeFrame(batch->frames.front()); !ok) {
         first_error.Record(std::move(ok).error().WithFrame(batch->index, name));
         return batch;
       }

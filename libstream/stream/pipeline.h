@@ -21,7 +21,8 @@ struct PipelineOptions {
   /// Frame kinds the transform acts on; other kinds pass through untouched (invariant 5).
   /// Empty means every kind.
   std::vector<FrameKind> kinds;
-  /// Check each payload's checksum (VerifyFrame) before the transform sees it.
+  /// Decode each payload to raw bytes and check its checksum (codecs::DecodeFrame) before
+  /// the transform sees it.
   bool verify_input = false;
 };
 

@@ -1,0 +1,98 @@
+// mln-compress: lossless per-frame compression of mln streams (and model files).
+#include <sys/stat.h>
+
+#include <cstdio>
+
+#include "libstream/cli/exit.h"
+#include "libstream/cli/io.h"
+#include "libstream/cli/options.h"
+#include "libstream/cli/run.h"
+#include "libstream/codecs/compress_stream.h"
+
+namespace {
+
+constexpr const char* kProg = "mln-compress";
+constexpr const char* kSuffix = ".mlnz";
+
+struct CompressArgs {
+  mln::cli::CommonArgs common;
+  std::string input;
+  bool decompress = false;
+  int level = 1;
+  std::string codec;
+};
+
+bool EndsWith(const std::string& s, const std::string& tail) {
+  return s.size() > tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+// zstd's habit: `mln-compress m.gguf` writes m.gguf.mlnz; `-d m.gguf.mlnz` writes m.gguf.
+mln::Result<std::string> DefaultOutput(const CompressArgs& a) {
+  if (!a.common.output.empty() || mln::cli::IsStdio(a.input)) return a.common.output;
+  std::string out;
+  if (!a.decompress) {
+    out = a.input + kSuffix;
+  } else if (EndsWith(a.input, kSuffix)) {
+    out = a.input.substr(0, a.input.size() - 5);
+  } else {
+    return mln::Fail(mln::Error{mln::Errc::kUsage, "unknown suffix (expected .mlnz); use -o FILE",
+                                a.input});
+  }
+  struct stat st;
+  if (!a.common.force && ::stat(out.c_str(), &st) == 0) {
+    return mln::Fail(mln::Error{mln::Errc::kCantCreate, "already exists; use -f to overwrite", out});
+  }
+  return out;
+}
+
+int Main(int argc, char** argv) {
+  CompressArgs args;
+  CLI::App app("Compress the payloads of an mln stream (or a model file) losslessly, per frame; "
+               "-d restores them.", kProg);
+  app.add_option("input", args.input, "Stream or model file; '-' or none reads stdin");
+  app.add_flag("-d,--decompress", args.decompress,
+               "Decompress; from a FILE.mlnz, write the model file itself");
+  app.add_option("-l,--level", args.level, "zstd level of the entropy stage")
+      ->check(CLI::Range(1, 19));
+  app.add_option("--codec", args.codec, "Force a codec: raw, zstd, byteplane (default: chosen per frame)");
+  mln::cli::AddCommonOptions(app, args.common);
+  if (auto code = mln::cli::ParseArgs(app, argc, argv)) return *code;
+
+  mln::codecs::EncodeOptions encode;
+  encode.level = args.level;
+  if (!args.codec.empty()) {
+    encode.force = mln::codecs::ParseCodec(args.codec);
+    if (!encode.force) {
+      return mln::cli::ReportAndExitCode(
+          kProg, mln::Fail(mln::Errc::kUsage, "unknown codec '" + args.codec + "'"));
+    }
+  }
+  auto output = DefaultOutput(args);
+  if (!output) return mln::cli::ReportAndExitCode(kProg, mln::Fail(output.error()));
+  auto threads = mln::cli::LimitThreads(args.common.threads);
+  auto in = mln::cli::OpenInput(args.input);
+  if (!in) return mln::cli::ReportAndExitCode(kProg, mln::Fail(in.error()));
+  auto out = mln::cli::Output::Open(*output, args.common.force);
+  if (!out) return mln::cli::ReportAndExitCode(kProg, mln::Fail(out.error()));
+
+  bool emit_model = args.decompress && EndsWith(args.input, kSuffix);
+  auto stats = args.decompress ? mln::codecs::DecompressStream(**in, (*out)->sink(), emit_model)
+                               : mln::codecs::CompressStream(**in, (*out)->sink(), encode);
+  mln::Result<void> done = stats ? (*out)->Commit() : mln::Fail(stats.error());
+  if (done && args.common.verbose && !args.common.quiet) {
+    const auto& s = *stats;
+    double ratio = s.raw_bytes ? 100.0 * s.stored_bytes / s.raw_bytes : 100.0;
+    std::fprintf(stderr, "%s: %s: %llu -> %llu bytes (%.2f%%), payloads %.2f%%, %.0f MB/s\n", kProg,
+                 (*in)->name().c_str(), static_cast<unsigned long long>(s.in_bytes),
+                 static_cast<unsigned long long>(s.out_bytes),
+                 s.in_bytes ? 100.0 * s.out_bytes / s.in_bytes : 100.0, ratio,
+                 s.seconds > 0 ? s.raw_bytes / s.seconds / 1e6 : 0.0);
+  }
+  return mln::cli::ReportAndExitCode(kProg, done);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return mln::cli::RunMain(kProg, [&] { return Main(argc, argv); });
+}

@@ -1,0 +1,310 @@
+#include "libstream/codecs/codec.h"
+
+#include <zstd.h>
+
+#include <array>
+#include <cmath>
+#include <cstring>
+
+#include "libstream/base/endian.h"
+#include "libstream/crypto/digest.h"
+#include "libstream/kernels/byteplane.h"
+
+namespace mln::codecs {
+namespace {
+
+using stream::Codec;
+using stream::Dtype;
+
+// A decoded payload never exceeds what a reader accepts for a stored one; a hostile header
+// cannot make us allocate more.
+constexpr uint64_t kMaxDecoded = 256ull << 20;
+// Payloads above this get a trial on a sample before the codec is chosen.
+constexpr size_t kTrialThreshold = 512 << 10;
+constexpr size_t kTrialSample = 256 << 10;
+
+// Byte-plane payload: a 4-byte head (version, width, flags, 0), then per plane a method
+// byte and a u64 stored length, then the planes, then the tail bytes that do not fill a
+// whole element, raw.
+constexpr uint8_t kBytePlaneVersion = 1;
+constexpr uint8_t kRotateFlag = 1;
+constexpr size_t kBytePlaneHead = 4;
+constexpr size_t kPlaneEntry = 9;
+enum PlaneMethod : uint8_t { kPlaneRaw = 0, kPlaneZstd = 1 };
+
+struct ZstdContexts {
+  ZSTD_CCtx* c = ZSTD_createCCtx();
+  ZSTD_DCtx* d = ZSTD_createDCtx();
+  ~ZstdContexts() {
+    ZSTD_freeCCtx(c);
+    ZSTD_freeDCtx(d);
+  }
+};
+// One pair per pipeline thread: creating contexts per chunk costs more than small chunks.
+ZstdContexts& Contexts() {
+  thread_local ZstdContexts ctx;
+  if (ctx.c == nullptr || ctx.d == nullptr) throw std::bad_alloc();
+  return ctx;
+}
+
+// zstd-compresses `in` into `dst` (capacity `cap`); nullopt when the result would not be
+// smaller than `cap` (zstd then stops early with dstSize_tooSmall).
+std::optional<size_t> ZstdCompressInto(std::span<const uint8_t> in, int level, uint8_t* dst,
+                                       size_t cap) {
+  ZSTD_CCtx* c = Contexts().c;
+  ZSTD_CCtx_reset(c, ZSTD_reset_session_and_parameters);
+  ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level);
+  ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 0);  // the frame's XXH3 covers it
+  size_t n = ZSTD_compress2(c, dst, cap, in.data(), in.size());
+  if (ZSTD_isError(n) || n >= cap) return std::nullopt;
+  return n;
+}
+
+Result<void> ZstdDecompress(std::span<const uint8_t> in, uint8_t* out, size_t out_size,
+                            const char* what) {
+  size_t n = ZSTD_decompressDCtx(Contexts().d, out, out_size, in.data(), in.size());
+  if (ZSTD_isError(n)) {
+    return Fail(Errc::kBadData, std::string(what) + ": zstd: " + ZSTD_getErrorName(n));
+  }
+  if (n != out_size) {
+    return Fail(Errc::kBadData, std::string(what) + ": zstd gave " + std::to_string(n) +
+                                    " bytes, expected " + std::to_string(out_size));
+  }
+  return {};
+}
+
+// Element width and rotation for dtypes whose bytes are worth splitting; width 0 otherwise.
+std::pair<size_t, bool> PlaneLayout(uint32_t dtype) {
+  switch (static_cast<Dtype>(dtype)) {
+    case Dtype::kF32: return {4, true};    // rotated: the 8 exponent bits fill the top byte
+    case Dtype::kBF16: return {2, true};   // same for bfloat16
+    case Dtype::kF16: return {2, false};   // 5 exponent bits: rotation does not isolate them
+    default: return {0, false};
+  }
+}
+
+// Order-0 entropy of a byte plane in bits per byte, from a strided sample: mantissa planes
+// of trained weights sit near 8 and are stored as they are without spending a zstd pass.
+double SampledEntropy(std::span<const uint8_t> plane) {
+  uint32_t hist[256] = {};
+  size_t step = plane.size() > (64 << 10) ? plane.size() / (64 << 10) : 1;
+  size_t count = 0;
+  for (size_t i = 0; i < plane.size(); i += step, ++count) ++hist[plane[i]];
+  double h = 0;
+  for (uint32_t c : hist) {
+    if (c == 0) continue;
+    double p = static_cast<double>(c) / count;
+    h -= p * std::log2(p);
+  }
+  return h;
+}
+constexpr double kIncompressibleBits = 7.9;
+
+// Per-thread scratch for planes: reused across chunks, so no page faults or zeroing per
+// chunk (they dominated the profile with fresh vectors).
+AlignedBuffer& PlaneScratch(size_t bytes) {
+  thread_local AlignedBuffer scratch;
+  scratch.Resize(bytes);
+  return scratch;
+}
+
+// Writes the byte-plane encoding of `in` to `out`; false when it would not be smaller.
+bool EncodeBytePlane(std::span<const uint8_t> in, size_t width, bool rotate, int level,
+                     AlignedBuffer& out) {
+  size_t n = in.size() / width;
+  AlignedBuffer& planes = PlaneScratch(n * width);
+  std::array<uint8_t*, 4> ptrs{};
+  for (size_t b = 0; b < width; ++b) ptrs[b] = planes.data() + b * n;
+  kernels::SplitPlanes(in.data(), n, width, rotate, ptrs.data());
+  size_t table = kBytePlaneHead + width * kPlaneEntry;
+  if (table + in.size() % width >= in.size()) return false;
+  size_t limit = in.size();  // anything not smaller is useless
+  out.Resize(limit);
+  uint8_t* head = out.data();
+  head[0] = kBytePlaneVersion;
+  head[1] = static_cast<uint8_t>(width);
+  head[2] = rotate ? kRotateFlag : 0;
+  head[3] = 0;
+  size_t pos = table;
+  for (size_t b = 0; b < width; ++b) {
+    std::span<const uint8_t> plane(ptrs[b], n);
+    uint8_t* entry = head + kBytePlaneHead + b * kPlaneEntry;
+    std::optional<size_t> packed;
+    if (SampledEntropy(plane) < kIncompressibleBits && pos < limit) {
+      packed = ZstdCompressInto(plane, level, out.data() + pos, std::min(n, limit - pos));
+    }
+    if (packed) {
+      entry[0] = kPlaneZstd;
+      StoreLE<uint64_t>(entry + 1, *packed);
+      pos += *packed;
+    } else {  // near-random mantissa bytes: storing them is cheaper than coding them
+      if (pos + n > limit) return false;
+      entry[0] = kPlaneRaw;
+      StoreLE<uint64_t>(entry + 1, n);
+      if (n != 0) std::memcpy(out.data() + pos, plane.data(), n);
+      pos += n;
+    }
+  }
+  size_t tail = in.size() - n * width;
+  if (pos + tail >= limit) return false;
+  if (tail != 0) std::memcpy(out.data() + pos, in.data() + n * width, tail);
+  out.Resize(pos + tail);
+  return true;
+}
+
+Result<void> DecodeBytePlane(std::span<const uint8_t> in, uint64_t decoded_size,
+                             AlignedBuffer& out) {
+  if (in.size() < kBytePlaneHead || in[0] != kBytePlaneVersion) {
+    return Fail(Errc::kBadData, "byteplane payload: bad head");
+  }
+  size_t width = in[1];
+  bool rotate = (in[2] & kRotateFlag) != 0;
+  if ((width != 1 && width != 2 && width != 4) || (in[2] & ~kRotateFlag) != 0 || in[3] != 0) {
+    return Fail(Errc::kBadData, "byteplane payload: unknown width or flags");
+  }
+  size_t table_end = kBytePlaneHead + width * kPlaneEntry;
+  if (in.size() < table_end) return Fail(Errc::kBadData, "byteplane payload: truncated table");
+  size_t n = decoded_size / width;
+  size_t tail = decoded_size % width;
+  AlignedBuffer& planes = PlaneScratch(n * width);
+  std::array<const uint8_t*, 4> ptrs{};
+  size_t pos = table_end;
+  for (size_t b = 0; b < width; ++b) {
+    const uint8_t* entry = in.data() + kBytePlaneHead + b * kPlaneEntry;
+    uint64_t len = LoadLE<uint64_t>(entry + 1);
+    if (len > in.size() - pos) return Fail(Errc::kBadData, "byteplane payload: plane past the end");
+    std::span<const uint8_t> stored = in.subspan(pos, len);
+    pos += len;
+    uint8_t* plane = planes.data() + b * n;
+    if (entry[0] == kPlaneRaw) {
+      if (len != n) return Fail(Errc::kBadData, "byteplane payload: raw plane of wrong size");
+      ptrs[b] = stored.data();  // merge straight from the payload, no copy
+      continue;
+    }
+    if (entry[0] != kPlaneZstd) return Fail(Errc::kBadData, "byteplane payload: unknown plane method");
+    MLN_RETURN_IF_ERROR(ZstdDecompress(stored, plane, n, "byteplane payload"));
+    ptrs[b] = plane;
+  }
+  if (in.size() - pos != tail) return Fail(Errc::kBadData, "byteplane payload: bad tail length");
+  out.Resize(decoded_size);
+  kernels::MergePlanes(ptrs.data(), n, width, rotate, out.data());
+  if (tail != 0) std::memcpy(out.data() + n * width, in.data() + pos, tail);
+  return {};
+}
+
+// Encodes `in` with `codec` into `out`; false when it would not shrink.
+bool Encode(Codec codec, std::span<const uint8_t> in, uint32_t dtype, int level,
+            AlignedBuffer& out) {
+  switch (codec) {
+    case Codec::kRaw: return false;
+    case Codec::kZstd: {
+      out.Resize(in.size());
+      auto n = ZstdCompressInto(in, level, out.data(), in.size());
+      if (!n) return false;
+      out.Resize(*n);
+      return true;
+    }
+    case Codec::kBytePlane: {
+      auto [width, rotate] = PlaneLayout(dtype);
+      if (width == 0) width = 1;  // forced on a non-float: one plane, i.e. zstd with a head
+      return EncodeBytePlane(in, width, rotate, level, out);
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<void> DecodePayload(uint8_t codec, std::span<const uint8_t> stored, uint64_t decoded_size,
+                           AlignedBuffer& out) {
+  if (decoded_size > kMaxDecoded) {
+    return Fail(Errc::kBadData, "decoded size " + std::to_string(decoded_size) +
+                                    " exceeds the 256 MiB frame limit");
+  }
+  switch (static_cast<Codec>(codec)) {
+    case Codec::kRaw:
+      if (stored.size() != decoded_size) return Fail(Errc::kBadData, "raw payload size mismatch");
+      out.Resize(decoded_size);
+      if (decoded_size != 0) std::memcpy(out.data(), stored.data(), decoded_size);
+      return {};
+    case Codec::kZstd:
+      out.Resize(decoded_size);
+      return ZstdDecompress(stored, out.data(), decoded_size, "zstd payload");
+    case Codec::kBytePlane:
+      return DecodeBytePlane(stored, decoded_size, out);
+  }
+  return Fail(Errc::kUnsupported, "payload codec " + std::to_string(codec) +
+                                      " is not supported by this build");
+}
+
+Result<void> DecodeFrame(stream::Frame& frame) {
+  stream::FrameHeader& h = frame.header;
+  if (h.codec != static_cast<uint8_t>(Codec::kRaw)) {
+    AlignedBuffer decoded;
+    MLN_RETURN_IF_ERROR(DecodePayload(h.codec, frame.payload.span(), h.decoded_size, decoded));
+    frame.payload = std::move(decoded);
+    h.codec = static_cast<uint8_t>(Codec::kRaw);
+  }
+  return stream::VerifyFrame(frame);
+}
+
+Result<void> EncodeFrame(stream::Frame& frame, const EncodeOptions& options) {
+  stream::FrameHeader& h = frame.header;
+  if (h.codec != static_cast<uint8_t>(Codec::kRaw) || frame.payload.empty()) return {};
+  std::span<const uint8_t> in = frame.payload.span();
+  std::vector<Codec> candidates;
+  if (options.force) {
+    candidates = {*options.force};
+  } else if (PlaneLayout(h.dtype).first != 0) {
+    candidates = {Codec::kBytePlane, Codec::kZstd};
+  } else {
+    candidates = {Codec::kZstd};
+  }
+  if (candidates.size() > 1 && in.size() > kTrialThreshold) {
+    // A cheap trial on the middle of the payload picks the codec for the whole of it.
+    size_t start = (in.size() / 2) & ~size_t{63};
+    std::span<const uint8_t> sample = in.subspan(start, std::min(kTrialSample, in.size() - start));
+    AlignedBuffer trial;
+    size_t best = SIZE_MAX;
+    Codec pick = candidates.front();
+    for (Codec c : candidates) {
+      size_t size = Encode(c, sample, h.dtype, options.level, trial) ? trial.size() : sample.size();
+      if (size < best) {
+        best = size;
+        pick = c;
+      }
+    }
+    candidates = {pick};
+  }
+  AlignedBuffer best, attempt;
+  Codec best_codec = Codec::kRaw;
+  for (Codec c : candidates) {
+    if (Encode(c, in, h.dtype, options.level, attempt) &&
+        (best_codec == Codec::kRaw || attempt.size() < best.size())) {
+      std::swap(best, attempt);
+      best_codec = c;
+    }
+  }
+  if (best_codec == Codec::kRaw) return {};  // nothing shrinks it: stays raw
+  frame.payload = std::move(best);
+  h.codec = static_cast<uint8_t>(best_codec);
+  return {};
+}
+
+std::string CodecName(uint8_t codec) {
+  switch (static_cast<Codec>(codec)) {
+    case Codec::kRaw: return "raw";
+    case Codec::kZstd: return "zstd";
+    case Codec::kBytePlane: return "byteplane";
+  }
+  return "codec" + std::to_string(codec);
+}
+
+std::optional<Codec> ParseCodec(std::string_view name) {
+  if (name == "raw") return Codec::kRaw;
+  if (name == "zstd") return Codec::kZstd;
+  if (name == "byteplane") return Codec::kBytePlane;
+  return std::nullopt;
+}
+
+}  // namespace mln::codecs

@@ -1,0 +1,37 @@
+// Per-frame payload codecs. A frame header records the codec of its stored payload, the
+// decoded size and the XXH3 of the decoded bytes, so every consumer can decode and check.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "libstream/base/aligned_buffer.h"
+#include "libstream/base/status.h"
+#include "libstream/stream/frame.h"
+
+namespace mln::codecs {
+
+struct EncodeOptions {
+  int level = 1;  ///< zstd level of the entropy stage (1..19); 1 is smallest on weights too
+  std::optional<stream::Codec> force;   ///< skip the choice; raw output if it would not shrink
+};
+
+/// Compresses a raw, sealed frame in place with the best codec for its dtype (byte planes
+/// for f32/f16/bf16, zstd otherwise, chosen by a trial on a sample); keeps it raw when
+/// nothing shrinks it. Frames already encoded are left as they are.
+Result<void> EncodeFrame(stream::Frame& frame, const EncodeOptions& options);
+
+/// Decodes a frame's payload in place to raw bytes and checks its size and checksum.
+Result<void> DecodeFrame(stream::Frame& frame);
+
+/// Decodes `stored` as `codec` into `out`, which gets exactly `decoded_size` bytes.
+Result<void> DecodePayload(uint8_t codec, std::span<const uint8_t> stored, uint64_t decoded_size,
+                           AlignedBuffer& out);
+
+/// "raw", "zstd", "byteplane"; "codec<N>" for unknown ids.
+std::string CodecName(uint8_t codec);
+/// Parses a codec name for --codec.
+std::optional<stream::Codec> ParseCodec(std::string_view name);
+
+}  // namespace mln::codecs

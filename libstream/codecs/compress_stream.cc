@@ -1,0 +1,99 @@
+#include "libstream/codecs/compress_stream.h"
+
+#include <atomic>
+#include <chrono>
+
+#include "libstream/formats/format.h"
+#include "libstream/formats/layout_emit.h"
+#include "libstream/stream/pipeline.h"
+#include "libstream/stream/reader.h"
+#include "libstream/stream/writer.h"
+
+namespace mln::codecs {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Counters {
+  std::atomic<uint64_t> frames{0}, raw{0}, stored{0};
+  CompressStats Take(uint64_t in, uint64_t out, Clock::time_point start) const {
+    return {frames.load(), raw.load(), stored.load(), in, out,
+            std::chrono::duration<double>(Clock::now() - start).count()};
+  }
+};
+
+// Per-frame XXH3 and header checks catch corruption; the trailer's SHA-256 pass is left to
+// mln-verify, as in mln-emit.
+stream::ReaderOptions FrameChecksOnly() {
+  stream::ReaderOptions o;
+  o.verify_digest = false;
+  return o;
+}
+
+const std::vector<stream::FrameKind> kPayloadKinds = {stream::FrameKind::kBytes,
+                                                      stream::FrameKind::kTensor};
+
+}  // namespace
+
+Result<CompressStats> CompressStream(ByteSource& in, ByteSink& out, const EncodeOptions& options) {
+  auto start = Clock::now();
+  MLN_TRY(auto head, in.Peek(64));
+  bool is_stream = stream::LooksLikeStream(head);
+  std::unique_ptr<stream::FrameSource> source;
+  std::unique_ptr<stream::Reader> reader;
+  if (is_stream) {
+    reader = std::make_unique<stream::Reader>(in, FrameChecksOnly());
+  } else {
+    MLN_TRY(source, formats::OpenModel(in, "", {}));
+  }
+  stream::FrameSource& src = is_stream ? static_cast<stream::FrameSource&>(*reader) : *source;
+  stream::Writer writer(out);
+  Counters count;
+  auto encode = [&](std::vector<stream::Frame>& frames) -> Result<void> {
+    stream::Frame& f = frames.front();
+    if (!is_stream) stream::SealFrame(f);  // parsed frames arrive without checksums
+    if (!f.header.Is(stream::FrameKind::kBytes) && !f.header.Is(stream::FrameKind::kTensor)) {
+      return {};
+    }
+    count.raw += f.payload.size();
+    MLN_RETURN_IF_ERROR(EncodeFrame(f, options));
+    count.stored += f.payload.size();
+    ++count.frames;
+    return {};
+  };
+  stream::PipelineOptions popts;
+  // A stream's other kinds pass untouched; a parsed model's source frame needs sealing.
+  if (is_stream) popts.kinds = kPayloadKinds;
+  popts.verify_input = is_stream;
+  auto ok = stream::RunFramePipeline(src, writer, encode, popts);
+  if (!ok) return Fail(std::move(ok).error().WithFile(in.name()));
+  return count.Take(in.position(), out.position(), start);
+}
+
+Result<CompressStats> DecompressStream(ByteSource& in, ByteSink& out, bool emit_model) {
+  auto start = Clock::now();
+  stream::Reader reader(in, FrameChecksOnly());
+  Counters count;
+  auto note = [&](std::vector<stream::Frame>& frames) -> Result<void> {
+    // Frames arrive decoded and checked (verify_input).
+    count.raw += frames.front().payload.size();
+    ++count.frames;
+    return {};
+  };
+  stream::PipelineOptions popts;
+  popts.kinds = kPayloadKinds;
+  popts.verify_input = true;
+  std::unique_ptr<stream::FrameSink> sink;
+  if (emit_model) {
+    sink = std::make_unique<formats::LayoutSink>(out);
+  } else {
+    sink = std::make_unique<stream::Writer>(out);
+  }
+  auto ok = stream::RunFramePipeline(reader, *sink, note, popts);
+  if (!ok) return Fail(std::move(ok).error().WithFile(in.name()));
+  CompressStats s = count.Take(in.position(), out.position(), start);
+  s.stored_bytes = s.raw_bytes;
+  return s;
+}
+
+}  // namespace mln::codecs

@@ -1,0 +1,27 @@
+// mln-compress's work: stream (or model) -> compressed stream, and back.
+#pragma once
+
+#include "libstream/base/byte_io.h"
+#include "libstream/codecs/codec.h"
+
+namespace mln::codecs {
+
+struct CompressStats {
+  uint64_t frames = 0;
+  uint64_t raw_bytes = 0;     ///< decoded payload bytes of the frames acted on
+  uint64_t stored_bytes = 0;  ///< their stored payload bytes after the run
+  uint64_t in_bytes = 0;      ///< bytes read
+  uint64_t out_bytes = 0;     ///< bytes written
+  double seconds = 0;
+};
+
+/// Reads a stream (or a model file of a known format, parsed on the way) and writes a stream
+/// whose kBytes/kTensor payloads are compressed (EncodeFrame), in parallel chunks. Frames of
+/// other kinds pass through. Every input checksum is verified.
+Result<CompressStats> CompressStream(ByteSource& in, ByteSink& out, const EncodeOptions& options);
+
+/// Reads a stream and writes it with every payload decoded (`emit_model` false), or writes the
+/// model file it carries (`emit_model` true, as mln-emit).
+Result<CompressStats> DecompressStream(ByteSource& in, ByteSink& out, bool emit_model);
+
+}  // namespace mln::codecs
