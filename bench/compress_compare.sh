@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# compress_compare.sh: mln-compress against zstd -3, zstd -19 --long=27 and xz -6 on the
+# same files in one run: size kept (%) and compress / decompress MB/s on one thread, plus
+# mln's size relative to each peer. ZipNN is not on the Debian archive or npm, so it cannot
+# run here; its published figures are quoted in the closing notes instead.
+#
+#   bench/compress_compare.sh FILE...       (model files: GGUF, or any format mln-parse reads)
+#   MLN_BENCH_SLOW=0 skips zstd -19 and xz (minutes on large files)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BIN="${MLN_BIN:-$ROOT/build/filters}"
+SLOW="${MLN_BENCH_SLOW:-1}"
+TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
+
+secs() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); echo "$s $e" | awk '{print $2-$1}'; }
+row() {  # name size bytes_in t_c t_d
+  awk -v n="$1" -v s="$2" -v b="$3" -v c="$4" -v d="$5" 'BEGIN {
+    printf "  %-22s %7.2f%%  %8.0f MB/s  %8.0f MB/s\n", n, 100*s/b, b/c/1e6, (d>0 ? b/d/1e6 : 0) }'
+}
+
+printf '%-60s\n' "file: size kept, compress MB/s, decompress MB/s (one thread)"
+for f in "$@"; do
+  bytes=$(stat -c %s "$f")
+  cat "$f" > /dev/null
+  echo "$f ($bytes bytes)"
+  "$BIN/mln-parse" "$f" -o "$TMP/s"
+  tc=$(secs "$BIN/mln-compress" -T 1 "$TMP/s" -o "$TMP/z")
+  td=$(secs "$BIN/mln-compress" -T 1 -d "$TMP/z" -o "$TMP/d")
+  cmp -s "$TMP/d" "$TMP/s" || { echo "mln round trip FAILED on $f"; exit 1; }
+  mln=$(stat -c %s "$TMP/z")
+  row "mln-compress -T1" "$mln" "$bytes" "$tc" "$td"
+  tc2=$(secs "$BIN/mln-compress" "$TMP/s" -o "$TMP/z2")
+  row "mln-compress (all cores)" "$(stat -c %s "$TMP/z2")" "$bytes" "$tc2" 0
+  declare -A peer=()
+  run_peer() {  # label compress-cmd... ; decompression with the matching tool
+    local label=$1; shift
+    local t; t=$(secs bash -c "$* < '$f' > '$TMP/p'")
+    local size; size=$(stat -c %s "$TMP/p")
+    local d
+    case $label in
+      zstd*) d=$(secs bash -c "zstd -d -T1 -c --long=31 < '$TMP/p' > /dev/null") ;;
+      xz*) d=$(secs bash -c "xz -d -T1 -c < '$TMP/p' > /dev/null") ;;
+    esac
+    row "$label" "$size" "$bytes" "$t" "$d"
+    peer[$label]=$size
+  }
+  run_peer "zstd -3" zstd -3 -T1 -c
+  if [ "$SLOW" = 1 ]; then
+    run_peer "zstd -19 --long=27" zstd -19 --long=27 -T1 -c
+    run_peer "xz -6" xz -6 -T1 -c
+  fi
+  for p in "${!peer[@]}"; do
+    awk -v p="$p" -v m="$mln" -v s="${peer[$p]}" 'BEGIN { printf "    mln / %-20s %.3f (%s)\n", p, m/s, (m<s ? "smaller" : "LARGER") }'
+  done
+  unset peer
+done

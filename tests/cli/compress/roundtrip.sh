@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# mln-compress: lossless, smaller on float weights, transparent to consumers, zstd habits.
+source "$(dirname "$0")/../lib.sh"
+for f in $(gguf_fixtures); do
+  mln-parse "$f" -o "$T/s"
+  mln-compress < "$T/s" > "$T/z"
+  # Consumers read compressed streams as they are.
+  mln-emit "$T/z" | cmp - "$f" || fail "emit of the compressed stream of $f differs"
+  mln-compress -d < "$T/z" | cmp - "$T/s" || fail "-d did not restore the stream of $f"
+  mln-compress -T 1 < "$T/s" | cmp - "$T/z" || fail "-T 1 and -T 2 differ on $f"
+  for codec in raw zstd byteplane; do
+    mln-compress --codec $codec < "$T/s" | mln-emit | cmp - "$f" || fail "--codec $codec on $f"
+  done
+done
+# On real f16 weights the byte-plane codec beats plain zstd on the same frames.
+f=$(gguf_fixtures | grep real_f16)
+mln-parse "$f" | mln-compress > "$T/auto"
+mln-parse "$f" | mln-compress --codec zstd > "$T/zstd"
+[ "$(stat -c %s "$T/auto")" -lt "$(stat -c %s "$T/zstd")" ] || fail "byteplane not smaller than zstd on $f"
+mln-inspect --json "$T/auto" > "$T/j"
+grep -q '"byteplane"' "$T/j" || fail "inspect does not report the byteplane codec"
+# zstd habits: FILE -> FILE.mlnz, -d FILE.mlnz -> FILE (the model), no silent overwrite.
+cp "$f" "$T/m.gguf"
+expect_exit 0 mln-compress "$T/m.gguf"
+[ -f "$T/m.gguf.mlnz" ] || fail "no m.gguf.mlnz"
+expect_exit 73 mln-compress "$T/m.gguf"; expect_err "already exists"
+rm "$T/m.gguf"
+expect_exit 0 mln-compress -d "$T/m.gguf.mlnz"
+cmp "$T/m.gguf" "$f" || fail "-d FILE.mlnz did not restore the model"
+expect_exit 64 mln-compress -d "$T/z"; expect_err "unknown suffix"
+expect_exit 64 mln-compress --codec lzma "$T/s" -o "$T/x"
+expect_exit 64 mln-compress -l 40 "$T/s" -o "$T/x"
+# A damaged compressed payload is refused, naming the frame; nothing is written.
+size=$(stat -c %s "$T/auto")
+cp "$T/auto" "$T/bad"
+printf '\x55' | dd of="$T/bad" bs=1 seek=$((size / 2)) conv=notrunc status=none
+expect_exit 65 mln-compress -d "$T/bad" -o "$T/out"; expect_err "frame [0-9]+"
+[ ! -e "$T/out" ] || fail "failed -d left output behind"
+expect_exit 65 mln-emit "$T/bad" -o "$T/out"
+echo ok
