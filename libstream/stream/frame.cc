@@ -51,6 +51,7 @@ std::optional<DtypeInfo> GetDtypeInfo(uint32_t dtype) {
 
 std::string DtypeName(uint32_t dtype) {
   if (auto info = GetDtypeInfo(dtype)) return std::string(info->name);
+  if (dtype == static_cast<uint32_t>(Dtype::kUnknown)) return "bytes";  // no element type
   return "type" + std::to_string(dtype);
 }
 

@@ -34,7 +34,7 @@ expect_exit 64 mln-compress -l 40 "$T/s" -o "$T/x"
 size=$(stat -c %s "$T/auto")
 cp "$T/auto" "$T/bad"
 printf '\x55' | dd of="$T/bad" bs=1 seek=$((size / 2)) conv=notrunc status=none
-expect_exit 65 mln-compress -d "$T/bad" -o "$T/out"; expect_err "frame [0-9]+"
-[ ! -e "$T/out" ] || fail "failed -d left output behind"
-expect_exit 65 mln-emit "$T/bad" -o "$T/out"
+expect_exit 65 mln-compress -d "$T/bad" -o "$T/restored"; expect_err "frame [0-9]+"
+[ ! -e "$T/restored" ] || fail "failed -d left output behind"
+expect_exit 65 mln-emit "$T/bad" -o "$T/restored"
 echo ok
