@@ -5,6 +5,7 @@
 #include "libstream/cli/io.h"
 #include "libstream/cli/options.h"
 #include "libstream/cli/run.h"
+#include "libstream/formats/container.h"
 #include "libstream/formats/convert.h"
 
 namespace {
@@ -14,7 +15,21 @@ struct ParseArgs {
   std::string input;
   std::string format;
   std::string chunk_size = "4M";
+  std::string member;
+  bool list = false;
 };
+
+// --list: one line per archive member, "name<TAB>size<TAB>format" ("-" when unknown).
+int ListMembers(const char* prog, mln::ByteSource& in) {
+  auto members = mln::formats::ListArchive(in);
+  if (!members) return mln::cli::ReportAndExitCode(prog, mln::Fail(members.error()));
+  for (const auto& m : *members) {
+    std::printf("%s\t%s\t%s\n", m.name.c_str(),
+                m.size ? std::to_string(*m.size).c_str() : "-",
+                m.format.empty() ? "-" : m.format.c_str());
+  }
+  return mln::cli::ReportAndExitCode(prog, mln::Result<void>{});
+}
 
 int Main(int argc, char** argv) {
   constexpr const char* kProg = "mln-parse";
@@ -26,6 +41,10 @@ int Main(int argc, char** argv) {
   app.add_option("--format", args.format, "Skip detection and read this format");
   app.add_option("--chunk-size", args.chunk_size,
                  "Largest payload per frame; tensors are split into chunks (K, M, G)");
+  app.add_option("--member", args.member,
+                 "Read this member of a tar or zip input (default: the only model in it)");
+  app.add_flag("--list", args.list,
+               "List the members of a tar or zip input (name, size, format) and exit");
   mln::cli::AddCommonOptions(app, args.common);
   if (auto code = mln::cli::ParseArgs(app, argc, argv)) return *code;
 
@@ -38,12 +57,14 @@ int Main(int argc, char** argv) {
 
   auto in = mln::cli::OpenInput(args.input);
   if (!in) return mln::cli::ReportAndExitCode(kProg, mln::Fail(in.error()));
+  if (args.list) return ListMembers(kProg, **in);
   auto out = mln::cli::Output::Open(args.common.output, args.common.force);
   if (!out) return mln::cli::ReportAndExitCode(kProg, mln::Fail(out.error()));
 
   mln::formats::ParseOptions options;
   options.chunk_size = *chunk;
-  auto stats = mln::formats::ParseToStream(**in, (*out)->sink(), args.format, options);
+  auto stats =
+      mln::formats::ParseToStream(**in, (*out)->sink(), args.format, options, args.member);
   mln::Result<void> done = stats ? (*out)->Commit() : mln::Fail(stats.error());
   if (done && args.common.verbose && !args.common.quiet) {
     std::fprintf(stderr, "%s: %s: %llu bytes -> %llu frames, %llu bytes\n", kProg,

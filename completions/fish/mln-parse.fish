@@ -1,6 +1,8 @@
 # fish completion for mln-parse(1)
 complete -c mln-parse -s h -l help -d 'Print a help message and exit'
-complete -c mln-parse -l format -x -a 'gguf' -d 'Skip detection and read this format'
+complete -c mln-parse -l format -x -a 'gguf onnx tflite safetensors safetensors-index archive' -d 'Skip detection and read this format'
+complete -c mln-parse -l member -x -d 'Read this member of a tar or zip input'
+complete -c mln-parse -l list -d 'List the members of a tar or zip input and exit'
 complete -c mln-parse -l chunk-size -x -a '64K 1M 4M 16M 64M' -d 'Largest payload per frame (K, M, G)'
 complete -c mln-parse -s o -l output -r -F -d 'Write to FILE atomically instead of stdout'
 complete -c mln-parse -s f -l force -d 'Write binary output even to a terminal'

@@ -1,5 +1,6 @@
 #include "libstream/formats/convert.h"
 
+#include "libstream/formats/container.h"
 #include "libstream/formats/layout_emit.h"
 #include "libstream/stream/pipeline.h"
 #include "libstream/stream/reader.h"
@@ -8,8 +9,9 @@
 namespace mln::formats {
 
 Result<ConvertStats> ParseToStream(ByteSource& in, ByteSink& out, std::string_view forced_format,
-                                   const ParseOptions& options) {
-  MLN_TRY(auto source, OpenModel(in, forced_format, options));
+                                   const ParseOptions& options, std::string_view member) {
+  MLN_TRY(auto source, member.empty() ? OpenModel(in, forced_format, options)
+                                      : ParseArchiveMember(in, member, forced_format, options));
   stream::Writer writer(out);
   auto seal = [](std::vector<stream::Frame>& frames) -> Result<void> {
     stream::SealFrame(frames.front());

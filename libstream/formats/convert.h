@@ -18,8 +18,9 @@ struct ConvertStats {
 
 /// Parses the model in `in` (format by content, or `forced_format`) and writes it to `out`
 /// as a stream: checksums are computed in parallel, frames are written in order.
+/// A non-empty `member` reads that member of a tar or zip archive in `in` (container.h).
 Result<ConvertStats> ParseToStream(ByteSource& in, ByteSink& out, std::string_view forced_format,
-                                   const ParseOptions& options);
+                                   const ParseOptions& options, std::string_view member = {});
 
 /// Reads a stream from `in` and writes the model it carries to `out`, checking every frame
 /// checksum (in parallel), the chunk sequence and the trailer.

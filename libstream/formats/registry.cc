@@ -1,7 +1,11 @@
 #include <string>
 
+#include "libstream/formats/container.h"
 #include "libstream/formats/format.h"
 #include "libstream/formats/gguf.h"
+#include "libstream/formats/onnx.h"
+#include "libstream/formats/tflite.h"
+#include "libstream/formats/safetensors.h"
 #include "libstream/stream/reader.h"
 
 namespace mln::formats {
@@ -9,6 +13,11 @@ namespace mln::formats {
 std::span<const FormatHandler> AllFormats() {
   static const FormatHandler kFormats[] = {
       {"gguf", BidGguf, ParseGguf},
+      {"onnx", BidOnnx, ParseOnnx},
+      {"tflite", BidTflite, ParseTflite},
+      {"safetensors", BidSafetensors, ParseSafetensors},
+      {"safetensors-index", BidSafetensorsIndex, ParseSafetensorsIndex},
+      {"archive", BidArchive, ParseArchive},
   };
   return kFormats;
 }

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Conformance: every tensor mln-parse carries equals what Debian's python3-onnx
+# (onnx.numpy_helper.to_array) reads, for models written by python3-onnx itself.
+source "$(dirname "$0")/../lib.sh"
+here=$(dirname "$0")/../../conformance
+/usr/bin/python3 "$here/onnx_make_fixtures.py" "$T/m"
+/usr/bin/python3 "$here/onnx_numpy_check.py" "$MLN_BIN" $(find "$T/m" -name '*.onnx' | sort)
+
+# The check must be able to fail: give it the stream of the original model and a copy of
+# the model with one bit of one tensor flipped.
+f="$T/m/weights.onnx"
+mln-parse "$f" -o "$T/s"
+/usr/bin/python3 - "$f" "$T/changed.onnx" <<'PY'
+import sys, onnx
+m = onnx.load(sys.argv[1])
+t = m.graph.initializer[0]
+raw = bytearray(t.raw_data); raw[0] ^= 1; t.raw_data = bytes(raw)
+onnx.save_model(m, sys.argv[2])
+PY
+mkdir -p "$T/fake-bin"
+printf '#!/bin/sh\ncat "%s"\n' "$T/s" > "$T/fake-bin/mln-parse"
+chmod +x "$T/fake-bin/mln-parse"
+if /usr/bin/python3 "$here/onnx_numpy_check.py" "$T/fake-bin" "$T/changed.onnx" 2>"$T/err"; then
+  fail "the conformance check accepted a stream whose tensor differs from numpy's"
+fi
+grep -q "no tensor frame matches" "$T/err" || fail "unexpected checker output: $(cat "$T/err")"
