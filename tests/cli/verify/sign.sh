@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Signing and trust: another key, tampering, threshold, expiry, replay with --state,
+# --min-version and malformed PEM, each refused with its exit code and a precise message.
+source "$(dirname "$0")/../lib.sh"
+f=$(gguf_fixtures | grep real_f16)
+mln-parse "$f" -o "$T/s"
+for k in a b; do
+  openssl genpkey -algorithm ed25519 -out "$T/$k.pem" 2>/dev/null
+  openssl pkey -in "$T/$k.pem" -pubout -out "$T/$k.pub"
+done
+expect_exit 0 mln-verify --sign "$T/a.pem" --name face --version 3 "$T/s" -o "$T/v3"
+expect_exit 0 mln-verify --sign "$T/a.pem" --name face --version 4 --expires 30 "$T/s" -o "$T/v4"
+expect_exit 0 mln-verify --pubkey "$T/a.pub" --check "$T/v3"
+# Signed streams still emit the same model.
+mln-emit "$T/v3" -o "$T/model" && cmp "$T/model" "$f" || fail "signed stream emits differently"
+# The signed manifest covers the unsigned stream's trailer digest.
+mln-verify --print --json "$T/s" | grep -o '"trailer_sha256":"[0-9a-f]*"' | cut -d'"' -f4 > "$T/d1"
+mln-verify --print --json "$T/v3" | grep -o '"content_sha256":"[0-9a-f]*"' | head -1 | cut -d'"' -f4 > "$T/d2"
+cmp -s "$T/d1" "$T/d2" || fail "content digest is not the unsigned trailer digest"
+# Another key, threshold, no signature.
+expect_exit 1 mln-verify --pubkey "$T/b.pub" --check "$T/v3"; expect_err "not a trusted key"
+expect_exit 1 mln-verify --pubkey "$T/a.pub" --pubkey "$T/b.pub" --threshold 2 --check "$T/v3"
+expect_err "1 of 2 required"
+expect_exit 0 mln-verify --sign "$T/b.pem" --name face --version 3 "$T/v3" -o "$T/v3ab"
+expect_exit 0 mln-verify --pubkey "$T/a.pub" --pubkey "$T/b.pub" --threshold 2 --check "$T/v3ab"
+expect_exit 1 mln-verify --pubkey "$T/a.pub" --check "$T/s"; expect_err "carries no signature"
+# Tampering with the signed stream: payload, then the manifest (caught by checksums: 65).
+size=$(stat -c %s "$T/v3")
+cp "$T/v3" "$T/t"
+printf 'X' | dd of="$T/t" bs=1 seek=$((size / 2)) conv=notrunc status=none
+expect_exit 65 mln-verify --pubkey "$T/a.pub" --check "$T/t"; expect_err "frame [0-9]+"
+# Truncated inside the signature frame.
+head -c $((size - 150)) "$T/v3" > "$T/cut"
+expect_exit 65 mln-verify --pubkey "$T/a.pub" --check "$T/cut"; expect_err "truncated"
+# Expired manifest.
+expect_exit 0 mln-verify -q --sign "$T/a.pem" --name face --version 5 --expires-at 1000 "$T/s" -o "$T/old"
+expect_exit 1 mln-verify --pubkey "$T/a.pub" --check "$T/old"; expect_err "expired at 1970-01-01T00:16:40Z"
+# Replay and downgrade with --state; the state changes only on success, atomically.
+expect_exit 0 mln-verify --pubkey "$T/a.pub" --state "$T/state" "$T/v3" -o "$T/out3"
+grep -q '"face": 3' "$T/state" || fail "state not recorded"
+expect_exit 1 mln-verify --pubkey "$T/a.pub" --state "$T/state" "$T/v3" -o "$T/again"
+expect_err "version 3 is not newer than version 3"
+[ ! -e "$T/again" ] || fail "refused stream was written"
+expect_exit 0 mln-verify --pubkey "$T/a.pub" --state "$T/state" --check "$T/v4"
+grep -q '"face": 4' "$T/state" || fail "state not advanced"
+expect_exit 1 mln-verify --pubkey "$T/a.pub" --state "$T/state" --check "$T/v3"
+expect_exit 0 mln-verify --pubkey "$T/a.pub" --state "$T/state" --allow-downgrade --check "$T/v3"
+expect_exit 1 mln-verify --pubkey "$T/a.pub" --min-version 7 --check "$T/v4"; expect_err "below --min-version 7"
+# Pipe: a signed stream passes through to the next filter.
+STDIN="$T/v4" expect_exit 0 mln-verify --pubkey "$T/a.pub" --name face
+cmp "$T/out" "$T/v4" || fail "pass-through of a trusted stream differs"
+# Malformed PEM keys and usage errors.
+echo "not a key" > "$T/bad.pem"
+expect_exit 64 mln-verify --pubkey "$T/bad.pem" --check "$T/v3"; expect_err "bad.pem: malformed PEM key"
+head -c 60 "$T/a.pem" > "$T/cut.pem"
+expect_exit 64 mln-verify --sign "$T/cut.pem" --name x --version 1 "$T/s" -o "$T/o"
+expect_err "cut.pem: malformed PEM key"
+expect_exit 64 mln-verify --sign "$T/a.pub" --name x --version 1 "$T/s" -o "$T/o"
+expect_err "found 'PUBLIC KEY'"
+expect_exit 66 mln-verify --pubkey "$T/missing.pub" --check "$T/v3"
+expect_exit 64 mln-verify --sign "$T/a.pem" "$T/s" -o "$T/o"; expect_err "needs --name and --version"
+[ ! -e "$T/o" ] || fail "failed sign left output"
+echo ok
