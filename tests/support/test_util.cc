@@ -1,13 +1,37 @@
 #include "tests/support/test_util.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "libstream/base/byte_io.h"
 #include "libstream/base/checked_math.h"
+#include "libstream/formats/convert.h"
 #include "libstream/stream/reader.h"
 #include "libstream/stream/writer.h"
 
 namespace mln::testing {
+
+Result<size_t> PipeLikeSource::ReadRaw(void* dst, size_t n) {
+  size_t k = std::min({n, data_.size() - pos_, piece_});
+  if (k != 0) std::memcpy(dst, data_.data() + pos_, k);
+  pos_ += k;
+  return k;
+}
+
+Result<std::vector<uint8_t>> RoundTripModel(ByteSource& in, size_t chunk_size,
+                                            std::string_view format, std::string_view member) {
+  std::vector<uint8_t> stream_bytes, model;
+  auto stream_sink = MakeMemorySink(&stream_bytes, "stream");
+  formats::ParseOptions options;
+  options.chunk_size = chunk_size;
+  MLN_RETURN_IF_ERROR(formats::ParseToStream(in, *stream_sink, format, options, member));
+  MLN_RETURN_IF_ERROR(stream_sink->Flush());
+  auto stream_src = MakeMemorySource(stream_bytes, "stream");
+  auto model_sink = MakeMemorySink(&model, "model");
+  MLN_RETURN_IF_ERROR(formats::EmitFromStream(*stream_src, *model_sink));
+  MLN_RETURN_IF_ERROR(model_sink->Flush());
+  return model;
+}
 
 std::vector<uint8_t> RandomBytes(size_t n, uint64_t seed) {
   std::vector<uint8_t> out(n);

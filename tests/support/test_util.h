@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "libstream/base/byte_io.h"
 #include "libstream/base/status.h"
 #include "libstream/stream/frame.h"
 
@@ -26,6 +27,27 @@
   ASSERT_OK_AND_ASSIGN_IMPL_(MLN_TEST_CONCAT(mln_t_, __LINE__), lhs, expr)
 
 namespace mln::testing {
+
+/// Memory read like a pipe: no size, no fd, reads of at most `piece` bytes.
+class PipeLikeSource final : public ByteSource {
+ public:
+  explicit PipeLikeSource(const std::vector<uint8_t>& data, size_t piece = 4093)
+      : ByteSource("<pipe>"), data_(data), piece_(piece) {}
+
+ protected:
+  Result<size_t> ReadRaw(void* dst, size_t n) override;
+
+ private:
+  const std::vector<uint8_t>& data_;
+  size_t piece_;
+  size_t pos_ = 0;
+};
+
+/// model -> stream -> model through formats::ParseToStream and EmitFromStream, with
+/// `chunk_size`-byte chunks; returns the emitted model bytes.
+Result<std::vector<uint8_t>> RoundTripModel(ByteSource& in, size_t chunk_size,
+                                            std::string_view format = "",
+                                            std::string_view member = "");
 
 /// Deterministic bytes (splitmix64), so failures reproduce.
 std::vector<uint8_t> RandomBytes(size_t n, uint64_t seed);

@@ -16,6 +16,8 @@
 namespace mln::formats {
 namespace {
 
+using testing::PipeLikeSource;
+
 using testing::GgufBuilder;
 using testing::RandomBytes;
 
@@ -74,37 +76,10 @@ std::vector<uint8_t> Gguf(uint64_t seed) {
 
 std::vector<uint8_t> Text(const std::string& s) { return {s.begin(), s.end()}; }
 
-// Memory read like a pipe: no size, no fd, short reads.
-class PipeLikeSource final : public ByteSource {
- public:
-  explicit PipeLikeSource(const std::vector<uint8_t>& data) : ByteSource("<pipe>"), data_(data) {}
-
- protected:
-  Result<size_t> ReadRaw(void* dst, size_t n) override {
-    size_t k = std::min({n, data_.size() - pos_, size_t{3001}});
-    if (k != 0) std::memcpy(dst, data_.data() + pos_, k);
-    pos_ += k;
-    return k;
-  }
-
- private:
-  const std::vector<uint8_t>& data_;
-  size_t pos_ = 0;
-};
 
 // archive -> stream -> model file, through ParseToStream and EmitFromStream.
 Result<std::vector<uint8_t>> RoundTrip(ByteSource& in, const std::string& member) {
-  std::vector<uint8_t> stream_bytes, model;
-  auto stream_sink = MakeMemorySink(&stream_bytes, "stream");
-  ParseOptions options;
-  options.chunk_size = 256;
-  MLN_RETURN_IF_ERROR(ParseToStream(in, *stream_sink, "", options, member));
-  MLN_RETURN_IF_ERROR(stream_sink->Flush());
-  auto stream_src = MakeMemorySource(stream_bytes, "stream");
-  auto model_sink = MakeMemorySink(&model, "model");
-  MLN_RETURN_IF_ERROR(EmitFromStream(*stream_src, *model_sink));
-  MLN_RETURN_IF_ERROR(model_sink->Flush());
-  return model;
+  return testing::RoundTripModel(in, 256, "", member);
 }
 
 constexpr Kind kKinds[] = {Kind::kTar,    Kind::kTarGz,     Kind::kTarZst,

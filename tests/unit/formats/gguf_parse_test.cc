@@ -10,26 +10,11 @@
 namespace mln::formats {
 namespace {
 
+using testing::PipeLikeSource;
+
 using testing::GgufBuilder;
 using testing::RandomBytes;
 
-// Reads memory like a pipe: the total size is unknown, reads come in small pieces.
-class PipeLikeSource final : public ByteSource {
- public:
-  explicit PipeLikeSource(const std::vector<uint8_t>& data) : ByteSource("<pipe>"), data_(data) {}
-
- protected:
-  Result<size_t> ReadRaw(void* dst, size_t n) override {
-    size_t k = std::min({n, data_.size() - pos_, size_t{4093}});
-    if (k != 0) std::memcpy(dst, data_.data() + pos_, k);
-    pos_ += k;
-    return k;
-  }
-
- private:
-  const std::vector<uint8_t>& data_;
-  size_t pos_ = 0;
-};
 
 std::vector<uint8_t> SampleGguf(uint32_t version = 3, uint32_t alignment = 32) {
   GgufBuilder b(version);
@@ -43,18 +28,7 @@ std::vector<uint8_t> SampleGguf(uint32_t version = 3, uint32_t alignment = 32) {
   return b.Build();
 }
 
-Result<std::vector<uint8_t>> RoundTrip(ByteSource& in, size_t chunk = 100) {
-  std::vector<uint8_t> stream_bytes, model;
-  auto stream_sink = MakeMemorySink(&stream_bytes, "stream");
-  ParseOptions options;
-  options.chunk_size = chunk;
-  MLN_RETURN_IF_ERROR(ParseToStream(in, *stream_sink, "", options));
-  MLN_RETURN_IF_ERROR(stream_sink->Flush());
-  auto stream_src = MakeMemorySource(stream_bytes, "stream");
-  auto model_sink = MakeMemorySink(&model, "model");
-  MLN_RETURN_IF_ERROR(EmitFromStream(*stream_src, *model_sink));
-  return model;
-}
+Result<std::vector<uint8_t>> RoundTrip(ByteSource& in) { return testing::RoundTripModel(in, 100); }
 
 TEST(GgufParseTest, ReadsHeaderKvsAndTensors) {
   std::vector<uint8_t> file = SampleGguf();

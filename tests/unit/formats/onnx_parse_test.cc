@@ -131,17 +131,7 @@ Sample MakeSample() {
 }
 
 Result<std::vector<uint8_t>> RoundTrip(ByteSource& in, size_t chunk = 7) {
-  std::vector<uint8_t> stream_bytes, model;
-  auto stream_sink = MakeMemorySink(&stream_bytes, "stream");
-  ParseOptions options;
-  options.chunk_size = chunk;
-  MLN_RETURN_IF_ERROR(ParseToStream(in, *stream_sink, "onnx", options));
-  MLN_RETURN_IF_ERROR(stream_sink->Flush());
-  auto stream_src = MakeMemorySource(stream_bytes, "stream");
-  auto model_sink = MakeMemorySink(&model, "model");
-  MLN_RETURN_IF_ERROR(EmitFromStream(*stream_src, *model_sink));
-  MLN_RETURN_IF_ERROR(model_sink->Flush());
-  return model;
+  return testing::RoundTripModel(in, chunk, "onnx");
 }
 
 const OnnxTensor* Find(const OnnxModel& m, const std::string& name) {

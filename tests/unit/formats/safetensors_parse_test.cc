@@ -16,27 +16,12 @@
 namespace mln::formats {
 namespace {
 
+using testing::PipeLikeSource;
+
 using stream::Dtype;
 using stream::FrameKind;
 using testing::RandomBytes;
 
-// Memory read like a pipe: size unknown, short reads.
-class PipeLikeSource final : public ByteSource {
- public:
-  explicit PipeLikeSource(const std::vector<uint8_t>& data) : ByteSource("<pipe>"), data_(data) {}
-
- protected:
-  Result<size_t> ReadRaw(void* dst, size_t n) override {
-    size_t k = std::min({n, data_.size() - pos_, size_t{4093}});
-    if (k != 0) std::memcpy(dst, data_.data() + pos_, k);
-    pos_ += k;
-    return k;
-  }
-
- private:
-  const std::vector<uint8_t>& data_;
-  size_t pos_ = 0;
-};
 
 struct StTensor {
   std::string name, dtype;
@@ -108,19 +93,7 @@ Result<std::vector<stream::Frame>> ParseBytes(const std::vector<uint8_t>& file,
   return ParseAll(*src, chunk);
 }
 
-Result<std::vector<uint8_t>> RoundTrip(ByteSource& in) {
-  std::vector<uint8_t> stream_bytes, model;
-  auto stream_sink = MakeMemorySink(&stream_bytes, "stream");
-  ParseOptions options;
-  options.chunk_size = 100;
-  MLN_RETURN_IF_ERROR(ParseToStream(in, *stream_sink, "", options));
-  MLN_RETURN_IF_ERROR(stream_sink->Flush());
-  auto stream_src = MakeMemorySource(stream_bytes, "stream");
-  auto model_sink = MakeMemorySink(&model, "model");
-  MLN_RETURN_IF_ERROR(EmitFromStream(*stream_src, *model_sink));
-  MLN_RETURN_IF_ERROR(model_sink->Flush());
-  return model;
-}
+Result<std::vector<uint8_t>> RoundTrip(ByteSource& in) { return testing::RoundTripModel(in, 100); }
 
 struct DtypeCase {
   const char* name;
