@@ -98,7 +98,9 @@ TEST(ContainerTest, ListsMembersWithSizeAndFormat) {
     EXPECT_EQ(members[0].format, "");
     EXPECT_EQ(members[1].name, "../up/m.gguf");  // only a name: nothing is extracted
     EXPECT_EQ(members[1].format, "gguf");
-    if (members[1].size) EXPECT_EQ(*members[1].size, model.size());
+    if (members[1].size) {
+      EXPECT_EQ(*members[1].size, model.size());
+    }
   }
 }
 

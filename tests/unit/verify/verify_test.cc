@@ -52,7 +52,9 @@ Result<StreamReport> Check(const std::vector<uint8_t>& bytes, std::vector<uint8_
   std::unique_ptr<ByteSink> sink;
   if (copy) sink = MakeMemorySink(copy, "copy");
   auto r = CheckStream(*src, {threads, sink.get()});
-  if (sink) EXPECT_TRUE(sink->Flush().has_value());
+  if (sink) {
+    EXPECT_TRUE(sink->Flush().has_value());
+  }
   return r;
 }
 
