@@ -22,14 +22,6 @@ struct Counters {
   }
 };
 
-// Per-frame XXH3 and header checks catch corruption; the trailer's SHA-256 pass is left to
-// mln-verify, as in mln-emit.
-stream::ReaderOptions FrameChecksOnly() {
-  stream::ReaderOptions o;
-  o.verify_digest = false;
-  return o;
-}
-
 const std::vector<stream::FrameKind> kPayloadKinds = {stream::FrameKind::kBytes,
                                                       stream::FrameKind::kTensor};
 
@@ -42,7 +34,7 @@ Result<CompressStats> CompressStream(ByteSource& in, ByteSink& out, const Encode
   std::unique_ptr<stream::FrameSource> source;
   std::unique_ptr<stream::Reader> reader;
   if (is_stream) {
-    reader = std::make_unique<stream::Reader>(in, FrameChecksOnly());
+    reader = std::make_unique<stream::Reader>(in, stream::FrameChecksOnly());
   } else {
     MLN_TRY(source, formats::OpenModel(in, "", {}));
   }
@@ -72,7 +64,7 @@ Result<CompressStats> CompressStream(ByteSource& in, ByteSink& out, const Encode
 
 Result<CompressStats> DecompressStream(ByteSource& in, ByteSink& out, bool emit_model) {
   auto start = Clock::now();
-  stream::Reader reader(in, FrameChecksOnly());
+  stream::Reader reader(in, stream::FrameChecksOnly());
   Counters count;
   auto note = [&](std::vector<stream::Frame>& frames) -> Result<void> {
     // Frames arrive decoded and checked (verify_input).

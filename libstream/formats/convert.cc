@@ -23,13 +23,7 @@ Result<ConvertStats> ParseToStream(ByteSource& in, ByteSink& out, std::string_vi
 }
 
 Result<ConvertStats> EmitFromStream(ByteSource& in, ByteSink& out) {
-  // Every payload's XXH3, every header's checksum, the padding, the frame count and the
-  // chunk sequence are checked here; the trailer's SHA-256 (a serial pass over every byte,
-  // most of emit's CPU time) is left to mln-verify and mln-inspect, as zstd -d checks its
-  // frame checksums but not a signature.
-  stream::ReaderOptions options_in;
-  options_in.verify_digest = false;
-  stream::Reader reader(in, options_in);
+  stream::Reader reader(in, stream::FrameChecksOnly());
   LayoutSink sink(out);
   stream::PipelineOptions options;
   options.kinds = {stream::FrameKind::kBytes, stream::FrameKind::kTensor};

@@ -78,31 +78,32 @@ void SealFrame(Frame& frame) {
   frame.header.checksum = crypto::Xxh3(frame.payload.span());
 }
 
-Result<void> VerifyFrame(const Frame& frame) {
-  const FrameHeader& h = frame.header;
-  if (h.codec != static_cast<uint8_t>(Codec::kRaw)) {
-    AlignedBuffer decoded;
-    MLN_RETURN_IF_ERROR(codecs::DecodePayload(h.codec, frame.payload.span(), h.decoded_size,
-                                              decoded));
-    uint64_t got = crypto::Xxh3(decoded.span());
-    if (got != h.checksum) {
-      return Fail(Errc::kBadData, "checksum mismatch after decoding: expected " +
-                                      crypto::ToHex64(h.checksum) + ", got " +
-                                      crypto::ToHex64(got));
-    }
-    return {};
-  }
-  if (h.decoded_size != frame.payload.size()) {
-    return Fail(Errc::kBadData, "payload size mismatch: header says " +
+namespace {
+
+// Checks decoded payload bytes against the header's size and XXH3; `stage` says whether they
+// came out of a codec, so a mismatch names where it was found.
+Result<void> CheckDecoded(const FrameHeader& h, std::span<const uint8_t> bytes, const char* stage) {
+  if (h.decoded_size != bytes.size()) {
+    return Fail(Errc::kBadData, std::string("payload size mismatch") + stage + ": header says " +
                                     std::to_string(h.decoded_size) + " bytes, frame holds " +
-                                    std::to_string(frame.payload.size()));
+                                    std::to_string(bytes.size()));
   }
-  uint64_t got = crypto::Xxh3(frame.payload.span());
+  uint64_t got = crypto::Xxh3(bytes);
   if (got != h.checksum) {
-    return Fail(Errc::kBadData, "checksum mismatch: expected " + crypto::ToHex64(h.checksum) +
-                                    ", got " + crypto::ToHex64(got));
+    return Fail(Errc::kBadData, std::string("checksum mismatch") + stage + ": expected " +
+                                    crypto::ToHex64(h.checksum) + ", got " + crypto::ToHex64(got));
   }
   return {};
+}
+
+}  // namespace
+
+Result<void> VerifyFrame(const Frame& frame) {
+  const FrameHeader& h = frame.header;
+  if (h.codec == static_cast<uint8_t>(Codec::kRaw)) return CheckDecoded(h, frame.payload.span(), "");
+  AlignedBuffer decoded;
+  MLN_RETURN_IF_ERROR(codecs::DecodePayload(h.codec, frame.payload.span(), h.decoded_size, decoded));
+  return CheckDecoded(h, decoded.span(), " after decoding");
 }
 
 std::string KindName(uint16_t kind) {

@@ -16,6 +16,16 @@ struct ReaderOptions {
   bool verify_digest = true;
 };
 
+/// Options for filters that transform or emit a stream: per-frame XXH3, header checksums,
+/// padding, the frame count and chunk order catch any flipped bit, so the trailer's SHA-256
+/// (a serial pass over every byte, most of such a filter's CPU time) is left to mln-verify
+/// and mln-inspect, as zstd -d checks its frame checksums but not a signature.
+inline ReaderOptions FrameChecksOnly() {
+  ReaderOptions o;
+  o.verify_digest = false;
+  return o;
+}
+
 /// Yields every frame before the trailer. Frame headers (prefix check, FlatBuffers
 /// verifier), padding, sizes, the trailer's frame count and digest, and end of input right
 /// after the trailer are checked here; payload checksums are left to VerifyFrame so they
