@@ -1,5 +1,7 @@
 #include "libstream/formats/convert.h"
 
+#include <algorithm>
+
 #include "libstream/formats/container.h"
 #include "libstream/formats/layout_emit.h"
 #include "libstream/stream/pipeline.h"
@@ -19,7 +21,9 @@ Result<ConvertStats> ParseToStream(ByteSource& in, ByteSink& out, std::string_vi
   };
   auto ok = stream::RunFramePipeline(*source, writer, seal, {});
   if (!ok) return Fail(std::move(ok).error().WithFile(in.name()));
-  return ConvertStats{writer.frames_written(), in.position(), out.position(), ""};
+  // Formats read through a mapping (TFLite, ONNX) never advance `in`: count the file.
+  uint64_t read = std::max(in.position(), in.size().value_or(0));
+  return ConvertStats{writer.frames_written(), read, out.position(), ""};
 }
 
 Result<ConvertStats> EmitFromStream(ByteSource& in, ByteSink& out) {
