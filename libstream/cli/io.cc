@@ -147,6 +147,10 @@ Result<void> Output::Commit() {
   return {};
 }
 
+void Output::SetMode(unsigned mode) {
+  if (!path_.empty() && fd_ >= 0) fchmod(fd_, static_cast<mode_t>(mode));
+}
+
 Output::~Output() {
   if (!path_.empty()) {
     if (fd_ >= 0) ::close(fd_);

@@ -34,6 +34,8 @@ class Output {
   const std::string& name() const { return name_; }
   /// Flushes, fsyncs and renames into place (stdout: flushes).
   Result<void> Commit();
+  /// Sets the permission bits the file will have (default: 0666 minus the umask).
+  void SetMode(unsigned mode);
 
  private:
   Output() = default;

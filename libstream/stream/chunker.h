@@ -40,6 +40,11 @@ class SegmentSource final : public FrameSource {
                 size_t chunk_size);
   Result<std::optional<Frame>> Next() override;
 
+  /// The plan, readable before the first Next(): the source frame and every segment. Lets
+  /// mln-diff index a model's tensors without reading their bytes.
+  const std::optional<FrameHeader>& source_frame() const { return source_frame_; }
+  const std::vector<Segment>& segments() const { return segments_; }
+
  private:
   ByteSource& src_;
   std::optional<FrameHeader> source_frame_;

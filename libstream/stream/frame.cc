@@ -112,6 +112,8 @@ std::string KindName(uint16_t kind) {
     case FrameKind::kBytes: return "bytes";
     case FrameKind::kTensor: return "tensor";
     case FrameKind::kSignature: return "signature";
+    case FrameKind::kPatch: return "patch";
+    case FrameKind::kDelta: return "delta";
     case FrameKind::kTrailer: return "trailer";
   }
   return "kind" + std::to_string(kind);

@@ -20,6 +20,8 @@ enum class FrameKind : uint16_t {
   kBytes = 2,    ///< non-tensor bytes of the model file (headers, metadata, padding)
   kTensor = 3,   ///< one chunk of a tensor's bytes
   kSignature = 4, ///< signed manifest (payload) with key id and Ed25519 signature (attrs)
+  kPatch = 5,    ///< patch header and end: base and result sizes, formats, SHA-256 (attrs)
+  kDelta = 6,    ///< one patch op (FrameHeader::op) making a range of the new file
   kTrailer = 15, ///< end of stream: frame count and SHA-256; written by Writer::Finish
 };
 
@@ -79,6 +81,12 @@ struct FrameHeader {
   std::vector<uint8_t> digest;
   std::string format;
   uint64_t file_size = 0;
+  uint8_t op = 0;  ///< patch ops: libstream/delta/patch.h PatchOp
+  uint64_t base_offset = 0;
+  uint64_t base_size = 0;
+  uint64_t base_checksum = 0;
+  uint64_t out_size = 0;
+  uint64_t out_checksum = 0;
 
   bool Is(FrameKind k) const { return kind == static_cast<uint16_t>(k); }
   /// Value of attribute `key`, or nullopt.

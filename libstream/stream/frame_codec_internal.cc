@@ -37,6 +37,12 @@ std::vector<uint8_t> EncodeHeader(const FrameHeader& h) {
   if (!digest.IsNull()) b.add_digest(digest);
   if (!format.IsNull()) b.add_format(format);
   b.add_file_size(h.file_size);
+  b.add_op(h.op);
+  b.add_base_offset(h.base_offset);
+  b.add_base_size(h.base_size);
+  b.add_base_checksum(h.base_checksum);
+  b.add_out_size(h.out_size);
+  b.add_out_checksum(h.out_checksum);
   fbb.Finish(b.Finish());
   return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
 }
@@ -70,6 +76,12 @@ Result<FrameHeader> DecodeHeader(std::span<const uint8_t> bytes) {
   if (f->digest()) h.digest.assign(f->digest()->begin(), f->digest()->end());
   if (f->format()) h.format = f->format()->str();
   h.file_size = f->file_size();
+  h.op = f->op();
+  h.base_offset = f->base_offset();
+  h.base_size = f->base_size();
+  h.base_checksum = f->base_checksum();
+  h.out_size = f->out_size();
+  h.out_checksum = f->out_checksum();
   return h;
 }
 

@@ -1,0 +1,318 @@
+#include "libstream/delta/apply.h"
+
+#include <charconv>
+#include <cstring>
+#include <optional>
+
+#include "libstream/codecs/codec.h"
+#include "libstream/crypto/digest.h"
+#include "libstream/delta/model_file.h"
+#include "libstream/delta/zstd_prefix.h"
+#include "libstream/kernels/delta.h"
+#include "libstream/stream/pipeline.h"
+#include "libstream/stream/reader.h"
+
+namespace mln::delta {
+namespace {
+
+using stream::Frame;
+using stream::FrameHeader;
+using stream::FrameKind;
+
+std::string Range(uint64_t offset, uint64_t size) {
+  return "[" + std::to_string(offset) + ", +" + std::to_string(size) + ")";
+}
+
+// What the three stages share. The source stage writes `info`; the sink reads it only
+// after the frame that carried it has passed through, so no lock is needed.
+struct ApplyState {
+  PatchInfo info;
+  bool begun = false;
+  bool ended = false;
+};
+
+// The serial first stage: checks the patch's framing and splits each keep run into
+// pieces, one per hash it carries, so every base byte is checked before it is used and no
+// op holds more than a piece in memory.
+class PatchSource final : public stream::FrameSource {
+ public:
+  PatchSource(stream::Reader& reader, const ModelFile& base, ApplyState& state,
+              const ApplyOptions& options)
+      : reader_(reader), base_(base), state_(state), options_(options) {}
+
+  Result<std::optional<Frame>> Next() override {
+    if (run_ && next_piece_ < pieces_.size()) return Piece();
+    run_.reset();
+    MLN_TRY(auto f, reader_.Next());
+    if (!f) return f;
+    FrameHeader& h = f->header;
+    if (options_.observe) MLN_RETURN_IF_ERROR(options_.observe(*f));
+    if (!state_.begun) {
+      MLN_RETURN_IF_ERROR(Begin(h));
+      return f;
+    }
+    if (h.Is(FrameKind::kPatch)) {
+      if (h.name == kEndName) {
+        MLN_RETURN_IF_ERROR(ReadPatchFrame(h, state_.info));
+        state_.ended = true;
+      }
+      return f;
+    }
+    if (state_.ended && h.Is(FrameKind::kDelta)) {
+      return Fail(Errc::kBadData, "op after patch.end");
+    }
+    if (h.Is(FrameKind::kDelta) && h.op == static_cast<uint8_t>(PatchOp::kKeep)) {
+      MLN_RETURN_IF_ERROR(StartRun(std::move(*f)));
+      if (pieces_.empty()) return Next();  // an empty run makes nothing
+      return Piece();
+    }
+    return f;
+  }
+
+ private:
+  Result<void> Begin(const FrameHeader& h) {
+    if (h.Is(FrameKind::kSource)) {
+      return Fail(Errc::kBadData,
+                  "this is a model stream, not a patch (mln-emit writes it out; mln-diff "
+                  "makes patches)");
+    }
+    if (!h.Is(FrameKind::kPatch) || h.name != kBeginName) {
+      return Fail(Errc::kBadData, "not a patch: its first frame is " +
+                                      stream::KindName(h.kind) + " '" + h.name +
+                                      "', expected patch.begin");
+    }
+    MLN_RETURN_IF_ERROR(ReadPatchFrame(h, state_.info));
+    state_.begun = true;
+    if (state_.info.base_size != base_.size()) {
+      return Fail(Error{Errc::kBadData,
+                        "is " + std::to_string(base_.size()) + " bytes; this patch applies to a " +
+                            state_.info.base_format + " file of " +
+                            std::to_string(state_.info.base_size) + " bytes",
+                        base_.name()});
+    }
+    return {};
+  }
+
+  Result<void> StartRun(Frame run) {
+    MLN_RETURN_IF_ERROR(codecs::DecodeFrame(run));
+    const FrameHeader& h = run.header;
+    uint64_t piece = 0;
+    auto text = h.Attr(kAttrPiece).value_or("");
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), piece);
+    if (ec != std::errc() || end != text.data() + text.size() || piece == 0 ||
+        piece > options_.max_op_bytes) {
+      return Fail(Errc::kBadData, "keep run has no valid run.piece ('" + std::string(text) + "')");
+    }
+    uint64_t count = h.out_size / piece + (h.out_size % piece != 0);
+    if (h.base_size != h.out_size || run.payload.size() != count * 8 || h.chunk_count != count) {
+      return Fail(Errc::kBadData, "keep run of " + std::to_string(h.out_size) +
+                                      " bytes does not carry one hash per piece");
+    }
+    pieces_.resize(count);
+    for (uint64_t i = 0; i < count; ++i) {
+      uint64_t v = 0;
+      for (int b = 7; b >= 0; --b) v = (v << 8) | run.payload.data()[i * 8 + b];
+      pieces_[i] = v;
+    }
+    piece_ = piece;
+    next_piece_ = 0;
+    run_ = std::move(run.header);
+    return {};
+  }
+
+  Result<std::optional<Frame>> Piece() {
+    Frame f;
+    FrameHeader& h = f.header;
+    const FrameHeader& run = *run_;
+    uint64_t at = next_piece_ * piece_;
+    h.kind = run.kind;
+    h.op = run.op;
+    h.name = run.name;
+    h.file_offset = run.file_offset + at;
+    h.base_offset = run.base_offset + at;
+    h.out_size = h.base_size = std::min(piece_, run.out_size - at);
+    h.base_checksum = pieces_[next_piece_];
+    h.out_checksum = run.out_checksum;  // of the whole run, checked by the sink
+    h.chunk_index = static_cast<uint32_t>(next_piece_);
+    h.chunk_count = static_cast<uint32_t>(pieces_.size());
+    ++next_piece_;
+    return f;
+  }
+
+  stream::Reader& reader_;
+  const ModelFile& base_;
+  ApplyState& state_;
+  const ApplyOptions& options_;
+  std::optional<FrameHeader> run_;
+  std::vector<uint64_t> pieces_;
+  uint64_t piece_ = 0;
+  size_t next_piece_ = 0;
+};
+
+Error BaseMismatch(const ModelFile& base, const FrameHeader& h, uint64_t found) {
+  return Error{Errc::kBadData,
+               "bytes " + Range(h.base_offset, h.base_size) + " (for '" + h.name +
+                   "') differ from the base this patch was made from: XXH3 " +
+                   crypto::ToHex64(found) + ", expected " + crypto::ToHex64(h.base_checksum),
+               base.name()};
+}
+
+// The parallel stage: makes one op's bytes of the new file.
+class OpApplier {
+ public:
+  OpApplier(const ModelFile& base, const ApplyOptions& options)
+      : base_(base), options_(options) {}
+
+  Result<void> operator()(std::vector<Frame>& frames) const {
+    Frame& f = frames.front();
+    FrameHeader& h = f.header;
+    if (!h.Is(FrameKind::kDelta)) return {};
+    auto op = static_cast<PatchOp>(h.op);
+    if (h.out_size > options_.max_op_bytes || h.base_size > options_.max_op_bytes) {
+      return Fail(Errc::kBadData, "op of " + std::to_string(std::max(h.out_size, h.base_size)) +
+                                      " bytes exceeds the limit of " +
+                                      std::to_string(options_.max_op_bytes));
+    }
+    if (h.base_size > base_.size() || h.base_offset > base_.size() - h.base_size) {
+      return Fail(Errc::kBadData, "base range " + Range(h.base_offset, h.base_size) +
+                                      " lies outside the base (" + std::to_string(base_.size()) +
+                                      " bytes)");
+    }
+    if (op == PatchOp::kKeep) {  // a piece of a run: no payload, checked base bytes
+      MLN_TRY(f.payload, ReadBase(h));
+      return {};
+    }
+    MLN_RETURN_IF_ERROR(codecs::DecodeFrame(f));
+    switch (op) {
+      case PatchOp::kXor:
+      case PatchOp::kSub: {
+        if (h.base_size != h.out_size || f.payload.size() != h.out_size) {
+          return Fail(Errc::kBadData, "delta of " + std::to_string(f.payload.size()) +
+                                          " bytes for a range of " + std::to_string(h.out_size));
+        }
+        MLN_TRY(AlignedBuffer base, ReadBase(h));
+        if (op == PatchOp::kXor) kernels::XorBytes(f.payload.data(), base.data(), h.out_size);
+        else kernels::AddBytes(f.payload.data(), base.data(), h.out_size);
+        break;
+      }
+      case PatchOp::kZdelta: {
+        MLN_TRY(AlignedBuffer base, ReadBase(h));
+        MLN_TRY(f.payload, DecompressWithPrefix(f.payload.span(), base.span(), h.out_size));
+        break;
+      }
+      case PatchOp::kReplace:
+      case PatchOp::kInsert:
+      case PatchOp::kDelete:
+        if (f.payload.size() != h.out_size) {
+          return Fail(Errc::kBadData, OpName(h.op) + " carries " +
+                                          std::to_string(f.payload.size()) + " bytes for " +
+                                          std::to_string(h.out_size));
+        }
+        break;
+      default:
+        return Fail(Errc::kUnsupported, "unknown patch op " + std::to_string(h.op) +
+                                            " (made by a newer mln-diff?)");
+    }
+    uint64_t got = crypto::Xxh3(f.payload.span());
+    if (got != h.out_checksum) {
+      return Fail(Errc::kBadData, OpName(h.op) + " made bytes with XXH3 " + crypto::ToHex64(got) +
+                                      ", the patch promises " + crypto::ToHex64(h.out_checksum));
+    }
+    return {};
+  }
+
+ private:
+  Result<AlignedBuffer> ReadBase(const FrameHeader& h) const {
+    AlignedBuffer b(h.base_size);
+    MLN_RETURN_IF_ERROR(base_.ReadAt(h.base_offset, b.data(), h.base_size));
+    uint64_t found = crypto::Xxh3(b.span());
+    if (found != h.base_checksum) return Fail(BaseMismatch(base_, h, found));
+    return b;
+  }
+
+  const ModelFile& base_;
+  const ApplyOptions& options_;
+};
+
+// The serial last stage: writes each op's bytes where the new file needs them, checks
+// that the ops tile it, hashes it, and at the end compares the patch's SHA-256.
+class OutputSink final : public stream::FrameSink {
+ public:
+  OutputSink(ByteSink& out, const ApplyState& state, ApplyStats& stats)
+      : out_(out), state_(state), stats_(stats) {}
+
+  Result<void> Put(Frame f) override {
+    const FrameHeader& h = f.header;
+    if (!h.Is(FrameKind::kDelta)) return {};
+    bool piece = h.op == static_cast<uint8_t>(PatchOp::kKeep);
+    if (h.op < stats_.by_op.size() && (!piece || h.chunk_index == 0)) {
+      ++stats_.by_op[h.op].ops;
+      stats_.by_op[h.op].payload_bytes += h.decoded_size;
+    }
+    if (h.op < stats_.by_op.size()) stats_.by_op[h.op].out_bytes += h.out_size;
+    if (h.out_size == 0) return {};
+    if (h.file_offset != out_.position()) {
+      return Fail(Errc::kBadData, "op makes new bytes at " + std::to_string(h.file_offset) +
+                                      ", expected " + std::to_string(out_.position()) +
+                                      " (ops must follow each other without gaps)");
+    }
+    sha_.Update(f.payload.data(), f.payload.size());
+    if (piece) {
+      if (h.chunk_index == 0) run_.emplace();
+      if (!run_) return Fail(Errc::kBadData, "keep piece without its run");
+      run_->Update(f.payload.data(), f.payload.size());
+      if (h.chunk_index + 1 == h.chunk_count && run_->Digest() != h.out_checksum) {
+        return Fail(Errc::kBadData, "keep run made bytes with XXH3 " +
+                                        crypto::ToHex64(run_->Digest()) + ", the patch promises " +
+                                        crypto::ToHex64(h.out_checksum));
+      }
+    }
+    return out_.Write(f.payload.data(), f.payload.size());
+  }
+
+  Result<void> Finish() override {
+    if (!state_.ended) return Fail(Errc::kBadData, "patch has no patch.end frame");
+    if (out_.position() != state_.info.new_size) {
+      return Fail(Errc::kBadData, "ops made " + std::to_string(out_.position()) +
+                                      " bytes; the new file has " +
+                                      std::to_string(state_.info.new_size));
+    }
+    std::string got = crypto::ToHex(sha_.Final());
+    if (got != state_.info.new_sha256) {
+      return Fail(Errc::kBadData, "result has SHA-256 " + got + ", the patch promises " +
+                                      state_.info.new_sha256);
+    }
+    stats_.bytes_written = out_.position();
+    return out_.Flush();
+  }
+
+ private:
+  ByteSink& out_;
+  const ApplyState& state_;
+  ApplyStats& stats_;
+  crypto::Sha256 sha_;
+  std::optional<crypto::Xxh3Hasher> run_;
+};
+
+}  // namespace
+
+Result<ApplyStats> ApplyPatch(const ModelFile& base, ByteSource& patch, ByteSink& out,
+                              const ApplyOptions& options) {
+  stream::Reader reader(patch);
+  ApplyState state;
+  ApplyStats stats;
+  PatchSource source(reader, base, state, options);
+  OpApplier apply(base, options);
+  OutputSink sink(out, state, stats);
+  stream::PipelineOptions popts;
+  popts.threads = options.threads;
+  auto ok = stream::RunFramePipeline(source, sink,
+                                     [&](std::vector<Frame>& f) { return apply(f); }, popts);
+  if (!ok) return Fail(std::move(ok).error().WithFile(patch.name()));
+  if (options.at_end) MLN_RETURN_IF_ERROR(options.at_end());
+  stats.info = state.info;
+  stats.patch_frames = reader.frames_read();
+  return stats;
+}
+
+}  // namespace mln::delta

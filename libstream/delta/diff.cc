@@ -1,0 +1,524 @@
+#include "libstream/delta/diff.h"
+
+#include <zstd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <functional>
+#include <future>
+#include <limits>
+#include <mutex>
+#include <unordered_map>
+
+#include "libstream/codecs/codec.h"
+#include "libstream/crypto/digest.h"
+#include "libstream/delta/model_file.h"
+#include "libstream/delta/patch.h"
+#include "libstream/delta/zstd_prefix.h"
+#include "libstream/kernels/delta.h"
+#include "libstream/stream/pipeline.h"
+#include "libstream/stream/writer.h"
+
+namespace mln::delta {
+namespace {
+
+using stream::Frame;
+using stream::FrameHeader;
+using stream::FrameKind;
+
+bool IsFloat(uint32_t dtype) {
+  switch (static_cast<stream::Dtype>(dtype)) {
+    case stream::Dtype::kF32:
+    case stream::Dtype::kF16:
+    case stream::Dtype::kBF16:
+    case stream::Dtype::kF64:
+    case stream::Dtype::kF8E4M3:
+    case stream::Dtype::kF8E5M2:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void SetOp(FrameHeader& h, PatchOp op) { h.op = static_cast<uint8_t>(op); }
+bool HasOp(const FrameHeader& h, PatchOp op) { return h.op == static_cast<uint8_t>(op); }
+
+// SHA-256 of a whole file, read in its own thread while the diff runs.
+Result<crypto::Sha256Digest> FileSha256(const ModelFile& file, const std::atomic<bool>& cancel) {
+  crypto::Sha256 sha;
+  AlignedBuffer buf(4u << 20);
+  for (uint64_t at = 0; at < file.size() && !cancel.load(std::memory_order_relaxed);) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), file.size() - at));
+    MLN_RETURN_IF_ERROR(file.ReadAt(at, buf.data(), n));
+    sha.Update(buf.data(), n);
+    at += n;
+  }
+  return sha.Final();
+}
+
+// Where a non-tensor range of the new file looks in the base: the base bytes right after
+// the previous range's base bytes (`cont`), the same place in the base range of the same
+// name and occurrence (`same`), and a window around it for the binary delta (`ref_*`).
+struct BytesPlan {
+  std::optional<uint64_t> cont, same;
+  uint64_t ref_offset = 0, ref_size = 0;
+};
+
+// The serial first stage: walks the new model's frames in file order and decides what
+// each should be made from. The decisions that need the bytes (keep or delta, which
+// delta) are made in parallel by MakeOp.
+class Planner final : public stream::FrameSource {
+ public:
+  Planner(stream::FrameSource& src, const ModelIndex& base, const TensorMatch& match,
+          uint64_t base_size, const DiffOptions& options)
+      : src_(src), base_(base), match_(match), base_size_(base_size), options_(options) {}
+
+  Result<std::optional<Frame>> Next() override {
+    MLN_TRY(auto f, src_.Next());
+    if (!f) return f;
+    FrameHeader& h = f->header;
+    if (h.Is(FrameKind::kSource)) return Begin(h);
+    if (!h.Is(FrameKind::kBytes) && !h.Is(FrameKind::kTensor)) return f;
+    uint64_t n = f->payload.size();
+    h.out_size = n;
+    h.attrs.clear();  // format facts of the new file: the patch does not need them
+    if (h.Is(FrameKind::kTensor)) {
+      PlanTensor(h, n);
+    } else {
+      PlanBytes(h, n);
+    }
+    return f;
+  }
+
+  BytesPlan TakePlan(uint64_t file_offset) {
+    std::lock_guard lock(mu_);
+    auto it = plans_.find(file_offset);
+    if (it == plans_.end()) return {};
+    BytesPlan p = it->second;
+    plans_.erase(it);
+    return p;
+  }
+
+ private:
+  Result<std::optional<Frame>> Begin(const FrameHeader& source) {
+    Frame begin;
+    FrameHeader& h = begin.header;
+    h.kind = static_cast<uint16_t>(FrameKind::kPatch);
+    h.name = std::string(kBeginName);
+    h.format = source.format;
+    h.file_size = source.file_size;
+    h.SetAttr(std::string(kAttrBaseSize), std::to_string(base_size_));
+    h.SetAttr(std::string(kAttrBaseFormat), base_.source.format);
+    h.SetAttr(std::string(kAttrNewSize), std::to_string(source.file_size));
+    h.SetAttr(std::string(kAttrNewFormat), source.format);
+    stream::SealFrame(begin);
+    return begin;
+  }
+
+  void PlanTensor(FrameHeader& h, uint64_t n) {
+    auto it = match_.base_of.find(h.name);
+    if (it == match_.base_of.end()) {
+      SetOp(h, PatchOp::kInsert);
+      return;
+    }
+    const IndexEntry& b = base_.entries[it->second];
+    if (b.tmpl.dtype != h.dtype || b.size != h.tensor_bytes) {
+      SetOp(h, PatchOp::kReplace);
+      h.base_offset = b.offset;  // which base tensor it replaces, for mln-inspect
+      return;
+    }
+    SetOp(h, IsFloat(h.dtype) ? PatchOp::kXor : PatchOp::kSub);
+    h.base_offset = b.offset + h.tensor_offset;
+    h.base_size = n;
+    next_base_ = h.base_offset + n;
+  }
+
+  void PlanBytes(FrameHeader& h, uint64_t n) {
+    if (h.chunk_index == 0) ordinal_ = occurrences_[h.name]++;
+    BytesPlan p;
+    if (next_base_ + n <= base_size_) p.cont = next_base_;
+    const IndexEntry* ref = nullptr;
+    if (auto it = base_.bytes_by_name.find(h.name); it != base_.bytes_by_name.end()) {
+      const auto& list = it->second;
+      ref = &base_.entries[list[std::min<size_t>(ordinal_, list.size() - 1)]];
+    }
+    uint64_t w = options_.bytes_window;
+    uint64_t rel = h.tensor_offset;
+    if (ref != nullptr && ref->size > 0) {
+      if (rel + n <= ref->size) p.same = ref->offset + rel;
+      uint64_t lo = rel > w ? rel - w : 0;
+      uint64_t hi = std::min(ref->size, rel + n + w);
+      if (lo >= hi) lo = hi > n + 2 * w ? hi - n - 2 * w : 0;  // past its end: its tail
+      p.ref_offset = ref->offset + lo;
+      p.ref_size = hi - lo;
+    } else if (base_size_ > 0) {
+      // No range of that name in the base: look around where the bytes would continue.
+      uint64_t c = std::min(next_base_, base_size_);
+      uint64_t lo = c > w ? c - w : 0;
+      p.ref_offset = lo;
+      p.ref_size = std::min(base_size_, c + n + w) - lo;
+    }
+    SetOp(h, PatchOp::kZdelta);
+    {
+      std::lock_guard lock(mu_);
+      plans_[h.file_offset] = p;
+    }
+    next_base_ += n;
+  }
+
+  stream::FrameSource& src_;
+  const ModelIndex& base_;
+  const TensorMatch& match_;
+  uint64_t base_size_;
+  const DiffOptions& options_;
+  uint64_t next_base_ = 0;
+  uint32_t ordinal_ = 0;
+  std::unordered_map<std::string, uint32_t> occurrences_;
+  std::mutex mu_;
+  std::unordered_map<uint64_t, BytesPlan> plans_;
+};
+
+// Stored size of a sample of `bytes` after mln-compress's codecs at level 1: enough to
+// tell a delta that compresses from one that does not (a tensor retrained from scratch).
+size_t EstimateStored(std::span<const uint8_t> bytes, uint32_t dtype) {
+  constexpr size_t kSample = 64 << 10;
+  size_t start = bytes.size() > kSample ? ((bytes.size() - kSample) / 2) & ~size_t{63} : 0;
+  Frame f;
+  f.header.dtype = dtype;
+  size_t n = std::min(kSample, bytes.size() - start);
+  f.payload.Resize(n);
+  std::memcpy(f.payload.data(), bytes.data() + start, n);
+  stream::SealFrame(f);
+  if (!codecs::EncodeFrame(f, {})) return n;
+  return f.payload.size();
+}
+
+// The parallel stage: turns one planned frame of the new file into its op.
+class OpMaker {
+ public:
+  OpMaker(const ModelFile& base, Planner& planner, const DiffOptions& options)
+      : base_(base), planner_(planner), options_(options) {}
+
+  Result<void> operator()(std::vector<Frame>& frames) const {
+    Frame& f = frames.front();
+    FrameHeader& h = f.header;
+    if (!h.Is(FrameKind::kBytes) && !h.Is(FrameKind::kTensor)) return {};
+    h.kind = static_cast<uint16_t>(FrameKind::kDelta);
+    h.out_checksum = crypto::Xxh3(f.payload.span());
+    switch (static_cast<PatchOp>(h.op)) {
+      case PatchOp::kXor:
+      case PatchOp::kSub:
+        MLN_RETURN_IF_ERROR(TensorDelta(f));
+        break;
+      case PatchOp::kZdelta:
+        MLN_RETURN_IF_ERROR(BytesDelta(f));
+        break;
+      default:
+        break;  // insert, replace: the payload is the new bytes
+    }
+    if (HasOp(h, PatchOp::kKeep)) return {};  // the sink folds it into a run
+    stream::SealFrame(f);
+    if (options_.compress_level) {
+      MLN_RETURN_IF_ERROR(codecs::EncodeFrame(f, {.level = *options_.compress_level}));
+    }
+    return {};
+  }
+
+ private:
+  Result<void> TensorDelta(Frame& f) const {
+    FrameHeader& h = f.header;
+    size_t n = f.payload.size();
+    AlignedBuffer base(n);
+    MLN_RETURN_IF_ERROR(base_.ReadAt(h.base_offset, base.data(), n));
+    if (std::memcmp(base.data(), f.payload.data(), n) == 0) {
+      SetOp(h, PatchOp::kKeep);
+      h.base_checksum = h.out_checksum;
+      return {};
+    }
+    h.base_checksum = crypto::Xxh3(base.span());
+    size_t raw = EstimateStored(f.payload.span(), h.dtype);
+    bool is_xor = HasOp(h, PatchOp::kXor);
+    if (is_xor) kernels::XorBytes(f.payload.data(), base.data(), n);
+    else kernels::SubBytes(f.payload.data(), base.data(), n);
+    size_t delta = EstimateStored(f.payload.span(), h.dtype);
+    if (raw < delta) {
+      // Nothing left of the base in it (a tensor retrained from scratch): send it whole.
+      if (is_xor) kernels::XorBytes(f.payload.data(), base.data(), n);
+      else kernels::AddBytes(f.payload.data(), base.data(), n);
+      SetOp(h, PatchOp::kReplace);
+      h.base_size = 0;
+      h.base_checksum = 0;
+    }
+    return {};
+  }
+
+  Result<void> BytesDelta(Frame& f) const {
+    FrameHeader& h = f.header;
+    size_t n = f.payload.size();
+    BytesPlan p = planner_.TakePlan(h.file_offset);
+    AlignedBuffer probe(n);
+    for (std::optional<uint64_t> at : {p.cont, p.same}) {
+      if (!at) continue;
+      MLN_RETURN_IF_ERROR(base_.ReadAt(*at, probe.data(), n));
+      if (std::memcmp(probe.data(), f.payload.data(), n) == 0) {
+        SetOp(h, PatchOp::kKeep);
+        h.base_offset = *at;
+        h.base_size = n;
+        h.base_checksum = h.out_checksum;
+        return {};
+      }
+    }
+    probe = AlignedBuffer();
+    if (p.ref_size > 0 && n > 0) {
+      AlignedBuffer ref(p.ref_size);
+      MLN_RETURN_IF_ERROR(base_.ReadAt(p.ref_offset, ref.data(), p.ref_size));
+      MLN_TRY(AlignedBuffer z, CompressWithPrefix(f.payload.span(), ref.span(),
+                                                  options_.bytes_level));
+      if (z.size() < n) {
+        h.base_offset = p.ref_offset;
+        h.base_size = p.ref_size;
+        h.base_checksum = crypto::Xxh3(ref.span());
+        f.payload = std::move(z);
+        return {};
+      }
+    }
+    SetOp(h, PatchOp::kInsert);
+    h.base_offset = 0;
+    h.base_size = 0;
+    return {};
+  }
+
+  const ModelFile& base_;
+  Planner& planner_;
+  const DiffOptions& options_;
+};
+
+// The serial last stage: folds consecutive keeps whose base bytes are consecutive too into
+// one run (so an unchanged model costs a few frames, not one per tensor), hashes each
+// run.piece bytes of a run so mln-apply can check base bytes before it uses them, and
+// writes everything else as it comes.
+class PatchSink final : public stream::FrameSink {
+ public:
+  using Tail = std::function<Result<std::vector<Frame>>()>;
+  PatchSink(stream::Writer& out, uint64_t piece, DiffStats& stats, Tail tail)
+      : out_(out), piece_(piece), stats_(stats), tail_(std::move(tail)) {}
+
+  Result<void> Put(Frame f) override {
+    FrameHeader& h = f.header;
+    if (h.Is(FrameKind::kDelta) && HasOp(h, PatchOp::kKeep)) {
+      bool extends = run_ && run_->h.file_offset + run_->h.out_size == h.file_offset &&
+                     run_->h.base_offset + run_->h.base_size == h.base_offset;
+      if (!extends) {
+        MLN_RETURN_IF_ERROR(FlushRun());
+        StartRun(h);
+      }
+      Feed(f.payload.span());
+      run_->h.out_size += f.payload.size();
+      run_->h.base_size += f.payload.size();
+      ++run_->frames;
+      run_->last = h.name;
+      return {};
+    }
+    MLN_RETURN_IF_ERROR(FlushRun());
+    return Write(std::move(f));
+  }
+
+  Result<void> Finish() override {
+    MLN_RETURN_IF_ERROR(FlushRun());
+    MLN_TRY(auto tail, tail_());
+    for (Frame& f : tail) MLN_RETURN_IF_ERROR(Write(std::move(f)));
+    return out_.Finish();
+  }
+
+ private:
+  struct Run {
+    FrameHeader h;
+    crypto::Xxh3Hasher whole;
+    std::optional<crypto::Xxh3Hasher> piece;
+    uint64_t in_piece = 0;
+    std::vector<uint64_t> hashes;
+    uint64_t frames = 0;
+    std::string last;
+  };
+
+  void StartRun(const FrameHeader& first) {
+    run_.emplace();
+    FrameHeader& h = run_->h;
+    h.kind = static_cast<uint16_t>(FrameKind::kDelta);
+    h.name = first.name;
+    h.dtype = first.dtype;
+    h.shape = first.shape;
+    h.tensor_offset = first.tensor_offset;
+    h.tensor_bytes = first.tensor_bytes;
+    h.file_offset = first.file_offset;
+    h.base_offset = first.base_offset;
+    SetOp(h, PatchOp::kKeep);
+    run_->piece.emplace();
+  }
+
+  void Feed(std::span<const uint8_t> bytes) {
+    run_->whole.Update(bytes.data(), bytes.size());
+    while (!bytes.empty()) {
+      size_t take = static_cast<size_t>(std::min<uint64_t>(bytes.size(), piece_ - run_->in_piece));
+      run_->piece->Update(bytes.data(), take);
+      run_->in_piece += take;
+      bytes = bytes.subspan(take);
+      if (run_->in_piece == piece_) {
+        run_->hashes.push_back(run_->piece->Digest());
+        run_->piece.emplace();
+        run_->in_piece = 0;
+      }
+    }
+  }
+
+  Result<void> FlushRun() {
+    if (!run_) return {};
+    if (run_->in_piece > 0) run_->hashes.push_back(run_->piece->Digest());
+    Frame f;
+    f.header = std::move(run_->h);
+    FrameHeader& h = f.header;
+    h.base_checksum = h.out_checksum = run_->whole.Digest();
+    h.chunk_count = static_cast<uint32_t>(run_->hashes.size());
+    h.SetAttr(std::string(kAttrPiece), std::to_string(piece_));
+    h.SetAttr(std::string(kAttrRunFrames), std::to_string(run_->frames));
+    if (run_->last != h.name) h.SetAttr(std::string(kAttrRunLast), run_->last);
+    f.payload.Resize(run_->hashes.size() * 8);
+    for (size_t i = 0; i < run_->hashes.size(); ++i) {
+      for (int b = 0; b < 8; ++b) {
+        f.payload.data()[i * 8 + b] = static_cast<uint8_t>(run_->hashes[i] >> (8 * b));
+      }
+    }
+    run_.reset();
+    stream::SealFrame(f);
+    return Write(std::move(f));
+  }
+
+  Result<void> Write(Frame f) {
+    if (f.header.Is(FrameKind::kDelta) && f.header.op < stats_.by_op.size()) {
+      OpTotals& t = stats_.by_op[f.header.op];
+      ++t.ops;
+      t.out_bytes += f.header.out_size;
+      t.payload_bytes += f.payload.size();
+    }
+    return out_.Put(std::move(f));
+  }
+
+  stream::Writer& out_;
+  uint64_t piece_;
+  DiffStats& stats_;
+  Tail tail_;
+  std::optional<Run> run_;
+};
+
+bool SameShape(const IndexEntry& a, const IndexEntry& b) {
+  return a.tmpl.dtype == b.tmpl.dtype && a.tmpl.shape == b.tmpl.shape && a.size == b.size;
+}
+
+}  // namespace
+
+TensorMatch MatchTensors(const ModelIndex& base, const ModelIndex& target) {
+  TensorMatch m;
+  std::vector<size_t> orphans;
+  for (size_t i : base.tensors) {
+    if (!target.tensor_by_name.contains(base.entries[i].tmpl.name)) orphans.push_back(i);
+  }
+  std::vector<bool> claimed(orphans.size(), false);
+  for (size_t j : target.tensors) {
+    const IndexEntry& e = target.entries[j];
+    if (auto it = base.tensor_by_name.find(e.tmpl.name); it != base.tensor_by_name.end()) {
+      m.base_of.emplace(e.tmpl.name, it->second);
+      continue;
+    }
+    size_t best = orphans.size();
+    uint64_t best_distance = std::numeric_limits<uint64_t>::max();
+    for (size_t k = 0; k < orphans.size(); ++k) {
+      const IndexEntry& o = base.entries[orphans[k]];
+      if (claimed[k] || !SameShape(o, e)) continue;
+      uint64_t d = o.ordinal > e.ordinal ? o.ordinal - e.ordinal : e.ordinal - o.ordinal;
+      if (d < best_distance) {
+        best_distance = d;
+        best = k;
+      }
+    }
+    if (best < orphans.size()) {
+      claimed[best] = true;
+      m.base_of.emplace(e.tmpl.name, orphans[best]);
+    }
+  }
+  for (size_t k = 0; k < orphans.size(); ++k) {
+    if (!claimed[k]) m.deleted.push_back(orphans[k]);
+  }
+  return m;
+}
+
+Result<DiffStats> DiffModels(ByteSource& base_src, ByteSource& target_src, ByteSink& out,
+                             const DiffOptions& options) {
+  MLN_TRY(auto base, ModelFile::Open(base_src, options.parse));
+  MLN_TRY(auto target, ModelFile::Open(target_src, options.parse));
+  MLN_TRY(ModelIndex base_index, IndexModel(*base, options.parse));
+  MLN_TRY(ModelIndex target_index, IndexModel(*target, options.parse));
+  TensorMatch match = MatchTensors(base_index, target_index);
+
+  DiffStats stats;
+  stats.base_size = base->size();
+  stats.new_size = target->size();
+  std::atomic<bool> cancel{false};
+  auto base_sha = std::async(std::launch::async, [&] { return FileSha256(*base, cancel); });
+  auto target_sha = std::async(std::launch::async, [&] { return FileSha256(*target, cancel); });
+  struct CancelOnExit {
+    std::atomic<bool>& flag;
+    ~CancelOnExit() { flag.store(true); }
+  } cancel_on_exit{cancel};
+
+  std::unique_ptr<ByteSource> reader;
+  MLN_TRY(auto frames, OpenFrames(*target, options.parse, reader));
+  Planner planner(*frames, base_index, match, base->size(), options);
+  OpMaker make_op(*base, planner, options);
+
+  auto tail = [&]() -> Result<std::vector<Frame>> {
+    std::vector<Frame> out_frames;
+    for (size_t i : match.deleted) {
+      const IndexEntry& e = base_index.entries[i];
+      Frame f;
+      FrameHeader& h = f.header;
+      h.kind = static_cast<uint16_t>(FrameKind::kDelta);
+      SetOp(h, PatchOp::kDelete);
+      h.name = e.tmpl.name;
+      h.dtype = e.tmpl.dtype;
+      h.shape = e.tmpl.shape;
+      h.file_offset = target->size();
+      h.base_offset = e.offset;
+      h.base_size = e.size;
+      stream::SealFrame(f);
+      out_frames.push_back(std::move(f));
+    }
+    auto b = base_sha.get();
+    if (!b) return Fail(std::move(b).error());
+    auto t = target_sha.get();
+    if (!t) return Fail(std::move(t).error());
+    stats.base_sha256 = crypto::ToHex(*b);
+    stats.new_sha256 = crypto::ToHex(*t);
+    Frame end;
+    end.header.kind = static_cast<uint16_t>(FrameKind::kPatch);
+    end.header.name = std::string(kEndName);
+    end.header.SetAttr(std::string(kAttrBaseSha256), stats.base_sha256);
+    end.header.SetAttr(std::string(kAttrNewSha256), stats.new_sha256);
+    stream::SealFrame(end);
+    out_frames.push_back(std::move(end));
+    return out_frames;
+  };
+
+  stream::Writer writer(out);
+  PatchSink sink(writer, options.parse.chunk_size, stats, tail);
+  stream::PipelineOptions popts;
+  popts.threads = options.threads;
+  auto ok = stream::RunFramePipeline(planner, sink,
+                                     [&](std::vector<Frame>& f) { return make_op(f); }, popts);
+  if (!ok) return Fail(std::move(ok).error().WithFile(target->name()));
+  stats.frames = writer.frames_written();
+  stats.patch_bytes = out.position();
+  return stats;
+}
+
+}  // namespace mln::delta
