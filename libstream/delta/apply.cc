@@ -9,6 +9,7 @@
 #include "libstream/delta/model_file.h"
 #include "libstream/delta/zstd_prefix.h"
 #include "libstream/kernels/delta.h"
+#include "libstream/kernels/float_delta.h"
 #include "libstream/stream/pipeline.h"
 #include "libstream/stream/reader.h"
 
@@ -193,6 +194,21 @@ class OpApplier {
         MLN_TRY(AlignedBuffer base, ReadBase(h));
         if (op == PatchOp::kXor) kernels::XorBytes(f.payload.data(), base.data(), h.out_size);
         else kernels::AddBytes(f.payload.data(), base.data(), h.out_size);
+        break;
+      }
+      case PatchOp::kFdelta: {
+        auto layout = FloatLayoutOf(h.dtype);
+        if (!layout || h.out_size % layout->width != 0 || h.base_size != h.out_size ||
+            f.payload.size() != h.out_size) {
+          return Fail(Errc::kBadData, "float delta of " + std::to_string(f.payload.size()) +
+                                          " bytes does not fit a " + stream::DtypeName(h.dtype) +
+                                          " range of " + std::to_string(h.out_size));
+        }
+        MLN_TRY(AlignedBuffer base, ReadBase(h));
+        AlignedBuffer made(h.out_size);
+        kernels::DecodeFloatDelta(base.data(), f.payload.data(), h.out_size / layout->width,
+                                  *layout, made.data());
+        f.payload = std::move(made);
         break;
       }
       case PatchOp::kZdelta: {

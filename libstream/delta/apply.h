@@ -28,7 +28,7 @@ struct ApplyOptions {
 
 struct ApplyStats {
   PatchInfo info;
-  std::array<OpTotals, 7> by_op{};  ///< indexed by PatchOp
+  std::array<OpTotals, kOpCount> by_op{};  ///< indexed by PatchOp
   uint64_t bytes_written = 0;
   uint64_t patch_frames = 0;
 };

@@ -179,19 +179,37 @@ class Planner final : public stream::FrameSource {
   std::unordered_map<uint64_t, BytesPlan> plans_;
 };
 
-// Stored size of a sample of `bytes` after mln-compress's codecs at level 1: enough to
-// tell a delta that compresses from one that does not (a tensor retrained from scratch).
+// Stored size of `bytes` after mln-compress's codecs at level 1: how the candidate ops of
+// one tensor chunk are compared.
 size_t EstimateStored(std::span<const uint8_t> bytes, uint32_t dtype) {
-  constexpr size_t kSample = 64 << 10;
-  size_t start = bytes.size() > kSample ? ((bytes.size() - kSample) / 2) & ~size_t{63} : 0;
   Frame f;
   f.header.dtype = dtype;
-  size_t n = std::min(kSample, bytes.size() - start);
-  f.payload.Resize(n);
-  std::memcpy(f.payload.data(), bytes.data() + start, n);
+  f.payload.Resize(bytes.size());
+  std::memcpy(f.payload.data(), bytes.data(), bytes.size());
   stream::SealFrame(f);
-  if (!codecs::EncodeFrame(f, {})) return n;
+  if (!codecs::EncodeFrame(f, {})) return bytes.size();
   return f.payload.size();
+}
+
+// Writes `op`'s payload for `target` against `base` (n bytes each) to `out`.
+void MakeDelta(PatchOp op, const uint8_t* base, const uint8_t* target, size_t n, uint32_t dtype,
+               uint8_t* out) {
+  if (op == PatchOp::kFdelta) {
+    auto layout = *FloatLayoutOf(dtype);
+    kernels::EncodeFloatDelta(base, target, n / layout.width, layout, out);
+    return;
+  }
+  if (out != target) std::memcpy(out, target, n);
+  if (op == PatchOp::kXor) kernels::XorBytes(out, base, n);
+  else if (op == PatchOp::kSub) kernels::SubBytes(out, base, n);
+}
+
+// The ops worth trying on a changed tensor of `dtype`, best guess first.
+std::vector<PatchOp> CandidateOps(uint32_t dtype, uint64_t n) {
+  auto layout = FloatLayoutOf(dtype);
+  if (layout && n % layout->width == 0) return {PatchOp::kFdelta, PatchOp::kXor, PatchOp::kSub};
+  if (IsFloat(dtype)) return {PatchOp::kXor, PatchOp::kSub};
+  return {PatchOp::kSub, PatchOp::kXor};
 }
 
 // The parallel stage: turns one planned frame of the new file into its op.
@@ -237,18 +255,36 @@ class OpMaker {
       return {};
     }
     h.base_checksum = crypto::Xxh3(base.span());
-    size_t raw = EstimateStored(f.payload.span(), h.dtype);
-    bool is_xor = HasOp(h, PatchOp::kXor);
-    if (is_xor) kernels::XorBytes(f.payload.data(), base.data(), n);
-    else kernels::SubBytes(f.payload.data(), base.data(), n);
-    size_t delta = EstimateStored(f.payload.span(), h.dtype);
-    if (raw < delta) {
-      // Nothing left of the base in it (a tensor retrained from scratch): send it whole.
-      if (is_xor) kernels::XorBytes(f.payload.data(), base.data(), n);
-      else kernels::AddBytes(f.payload.data(), base.data(), n);
-      SetOp(h, PatchOp::kReplace);
+    // A trial on a sample from the middle of the chunk, whole blocks of the dtype, picks
+    // the op; sending the bytes as they are (replace) competes too, for a tensor retrained
+    // from scratch that has nothing left of its base.
+    uint64_t block = 1;
+    if (auto info = stream::GetDtypeInfo(h.dtype)) block = std::max<uint64_t>(info->block_bytes, 1);
+    size_t sample = static_cast<size_t>(std::min<uint64_t>(n, (64u << 10) / block * block));
+    if (sample == 0) sample = n;
+    size_t start = static_cast<size_t>((n - sample) / 2 / block * block);
+    std::span<const uint8_t> target_sample = f.payload.span().subspan(start, sample);
+    PatchOp best = PatchOp::kReplace;
+    size_t best_size = EstimateStored(target_sample, h.dtype);
+    AlignedBuffer trial(sample);
+    for (PatchOp op : CandidateOps(h.dtype, n)) {
+      MakeDelta(op, base.data() + start, target_sample.data(), sample, h.dtype, trial.data());
+      size_t size = EstimateStored(trial.span(), h.dtype);
+      if (size < best_size) {
+        best_size = size;
+        best = op;
+      }
+    }
+    SetOp(h, best);
+    if (best == PatchOp::kReplace) {
       h.base_size = 0;
       h.base_checksum = 0;
+    } else if (best == PatchOp::kFdelta) {
+      AlignedBuffer delta(n);
+      MakeDelta(best, base.data(), f.payload.data(), n, h.dtype, delta.data());
+      f.payload = std::move(delta);
+    } else {
+      MakeDelta(best, base.data(), f.payload.data(), n, h.dtype, f.payload.data());
     }
     return {};
   }
@@ -490,6 +526,7 @@ Result<DiffStats> DiffModels(ByteSource& base_src, ByteSource& target_src, ByteS
       h.file_offset = target->size();
       h.base_offset = e.offset;
       h.base_size = e.size;
+      h.out_checksum = crypto::Xxh3({});
       stream::SealFrame(f);
       out_frames.push_back(std::move(f));
     }

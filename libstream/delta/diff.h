@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "libstream/base/byte_io.h"
+#include "libstream/delta/patch.h"
 #include "libstream/formats/format.h"
 #include "libstream/stream/chunker.h"
 
@@ -31,7 +32,7 @@ struct OpTotals {
 };
 
 struct DiffStats {
-  std::array<OpTotals, 7> by_op{};  ///< indexed by PatchOp
+  std::array<OpTotals, kOpCount> by_op{};  ///< indexed by PatchOp
   uint64_t base_size = 0;
   uint64_t new_size = 0;
   uint64_t frames = 0;

@@ -13,8 +13,18 @@ std::string OpName(uint8_t op) {
     case PatchOp::kInsert: return "insert";
     case PatchOp::kDelete: return "delete";
     case PatchOp::kZdelta: return "zdelta";
+    case PatchOp::kFdelta: return "fdelta";
   }
   return "op" + std::to_string(op);
+}
+
+std::optional<kernels::FloatLayout> FloatLayoutOf(uint32_t dtype) {
+  switch (static_cast<stream::Dtype>(dtype)) {
+    case stream::Dtype::kF16: return kernels::FloatLayout{2, 10, 5};
+    case stream::Dtype::kBF16: return kernels::FloatLayout{2, 7, 8};
+    case stream::Dtype::kF32: return kernels::FloatLayout{4, 23, 8};
+    default: return std::nullopt;
+  }
 }
 
 namespace {

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "libstream/kernels/float_delta.h"
 #include "libstream/stream/frame.h"
 
 namespace mln::delta {
@@ -25,7 +26,12 @@ enum class PatchOp : uint8_t {
   kInsert = 4,   ///< new = payload; nothing in the base matches
   kDelete = 5,   ///< a base tensor the new file drops; makes no bytes
   kZdelta = 6,   ///< new = zstd frame decoded with the base range as its prefix (non-tensor bytes)
+  kFdelta = 7,   ///< new = base moved by ulps (F16, BF16, F32): kernels/float_delta.h
 };
+inline constexpr size_t kOpCount = 8;
+
+/// The float layout of `dtype` for kFdelta, or nullopt when it has none.
+std::optional<kernels::FloatLayout> FloatLayoutOf(uint32_t dtype);
 
 /// "keep", "xor", ... ; "op<N>" for unknown values.
 std::string OpName(uint8_t op);
