@@ -22,8 +22,10 @@ struct Counters {
   }
 };
 
-const std::vector<stream::FrameKind> kPayloadKinds = {stream::FrameKind::kBytes,
-                                                      stream::FrameKind::kTensor};
+// Model bytes, tensors and patch ops carry payloads worth compressing; signatures and
+// kinds this build does not know pass as they are.
+const std::vector<stream::FrameKind> kPayloadKinds = {
+    stream::FrameKind::kBytes, stream::FrameKind::kTensor, stream::FrameKind::kDelta};
 
 }  // namespace
 
@@ -44,7 +46,8 @@ Result<CompressStats> CompressStream(ByteSource& in, ByteSink& out, const Encode
   auto encode = [&](std::vector<stream::Frame>& frames) -> Result<void> {
     stream::Frame& f = frames.front();
     if (!is_stream) stream::SealFrame(f);  // parsed frames arrive without checksums
-    if (!f.header.Is(stream::FrameKind::kBytes) && !f.header.Is(stream::FrameKind::kTensor)) {
+    if (!f.header.Is(stream::FrameKind::kBytes) && !f.header.Is(stream::FrameKind::kTensor) &&
+        !f.header.Is(stream::FrameKind::kDelta)) {
       return {};
     }
     count.raw += f.payload.size();
