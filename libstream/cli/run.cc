@@ -1,5 +1,6 @@
 #include "libstream/cli/run.h"
 
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <new>
@@ -9,6 +10,10 @@
 namespace mln::cli {
 
 int RunMain(const char* prog, const std::function<int()>& body) {
+  // Past a file size limit (ulimit -f) write(2) then fails with EFBIG, which the output
+  // code turns into an error and a removed temporary file, instead of the default SIGXFSZ
+  // killing the process and leaving the temporary behind.
+  std::signal(SIGXFSZ, SIG_IGN);
   try {
     return body();
   } catch (const std::bad_alloc&) {

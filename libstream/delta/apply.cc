@@ -152,8 +152,8 @@ class PatchSource final : public stream::FrameSource {
 
 Error BaseMismatch(const ModelFile& base, const FrameHeader& h, uint64_t found) {
   return Error{Errc::kBadData,
-               "bytes " + Range(h.base_offset, h.base_size) + " (for '" + h.name +
-                   "') differ from the base this patch was made from: XXH3 " +
+               "bytes " + Range(h.base_offset, h.base_size) +
+                   " differ from the base this patch was made from: XXH3 " +
                    crypto::ToHex64(found) + ", expected " + crypto::ToHex64(h.base_checksum),
                base.name()};
 }
@@ -283,7 +283,10 @@ class OutputSink final : public stream::FrameSink {
                                         crypto::ToHex64(h.out_checksum));
       }
     }
-    return out_.Write(f.payload.data(), f.payload.size());
+    if (auto ok = out_.Write(f.payload.data(), f.payload.size()); !ok) {
+      return Fail(std::move(ok).error().WithFile(out_.name()));
+    }
+    return {};
   }
 
   Result<void> Finish() override {
@@ -299,7 +302,8 @@ class OutputSink final : public stream::FrameSink {
                                       state_.info.new_sha256);
     }
     stats_.bytes_written = out_.position();
-    return out_.Flush();
+    if (auto ok = out_.Flush(); !ok) return Fail(std::move(ok).error().WithFile(out_.name()));
+    return {};
   }
 
  private:

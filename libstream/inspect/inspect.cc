@@ -39,6 +39,14 @@ class Collector {
       if (h.name == "gguf.header") gguf_header_.Append(f.payload.data(), f.payload.size());
       return {};
     }
+    if (h.Is(FrameKind::kPatch)) {
+      if (!r_.patch) r_.patch.emplace();
+      return delta::ReadPatchFrame(h, r_.patch->info);
+    }
+    if (h.Is(FrameKind::kDelta) && r_.patch) {
+      AddOp(h, f.payload.size(), stored);
+      return {};
+    }
     if (!h.Is(FrameKind::kTensor)) {
       ++r_.unknown_frames;
       return {};
@@ -75,6 +83,31 @@ class Collector {
   }
 
  private:
+  void AddOp(const stream::FrameHeader& h, uint64_t payload, uint64_t stored) {
+    auto& ops = r_.patch->ops;
+    bool merge = !ops.empty() && ops.back().name == h.name && ops.back().op == h.op &&
+                 h.op != static_cast<uint8_t>(delta::PatchOp::kKeep) &&
+                 ops.back().new_offset + ops.back().new_bytes == h.file_offset;
+    if (!merge) {
+      PatchOpEntry e;
+      e.name = h.name;
+      e.op = h.op;
+      e.dtype = h.dtype;
+      e.shape = h.shape;
+      e.new_offset = h.file_offset;
+      e.base_offset = h.base_offset;
+      if (auto n = h.Attr(delta::kAttrRunFrames)) e.run_frames = std::stoull(std::string(*n));
+      e.run_last = std::string(h.Attr(delta::kAttrRunLast).value_or(""));
+      ops.push_back(std::move(e));
+    }
+    PatchOpEntry& e = ops.back();
+    e.new_bytes += h.out_size;
+    e.base_bytes += h.base_size;
+    e.payload_bytes += payload;
+    e.stored_bytes += stored;
+    ++e.frames;
+  }
+
   void CloseTensor() {
     if (hasher_) r_.tensors.back().xxh3 = hasher_->Digest();
     hasher_.reset();
@@ -136,7 +169,57 @@ Result<Report> Inspect(ByteSource& in) {
   return r;
 }
 
+namespace {
+
+std::string RenderPatchTable(const Report& r) {
+  const PatchReport& p = *r.patch;
+  std::string out = r.input + ": patch from a " + p.info.base_format + " file to a " +
+                    p.info.new_format + " file (mln-diff)\n";
+  out += Printf("  base          %" PRIu64 " bytes, sha256 %s\n", p.info.base_size,
+                p.info.base_sha256.c_str());
+  out += Printf("  new           %" PRIu64 " bytes, sha256 %s\n", p.info.new_size,
+                p.info.new_sha256.c_str());
+  out += Printf("  patch         %" PRIu64 " frames, stored payloads %" PRIu64 " bytes\n", r.frames,
+                r.stored_bytes);
+  out += "  stream sha256 " + r.stream_sha256 + "\n\nops:\n";
+  out += Printf("  %-8s %6s %14s %14s %14s\n", "op", "count", "new bytes", "payload", "stored");
+  for (uint8_t op = 0; op < delta::kOpCount; ++op) {
+    uint64_t n = 0, bytes = 0, payload = 0, stored = 0;
+    for (const auto& e : p.ops) {
+      if (e.op != op) continue;
+      ++n;
+      bytes += e.new_bytes;
+      payload += e.payload_bytes;
+      stored += e.stored_bytes;
+    }
+    if (n == 0) continue;
+    out += Printf("  %-8s %6" PRIu64 " %14" PRIu64 " %14" PRIu64 " %14" PRIu64 "\n",
+                  delta::OpName(op).c_str(), n, bytes, payload, stored);
+  }
+  int name_width = 4;
+  for (const auto& e : p.ops) name_width = std::max(name_width, static_cast<int>(e.name.size()));
+  name_width = std::min(name_width, 64);
+  out += Printf("\n  %-8s %-*s %-8s %12s %12s %12s %12s %12s\n", "op", name_width, "name", "type",
+                "new offset", "new bytes", "base offset", "base bytes", "stored");
+  for (const auto& e : p.ops) {
+    out += Printf("  %-8s %-*s %-8s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %12" PRIu64
+                  " %12" PRIu64,
+                  delta::OpName(e.op).c_str(), name_width, e.name.c_str(),
+                  stream::DtypeName(e.dtype).c_str(), e.new_offset, e.new_bytes, e.base_offset,
+                  e.base_bytes, e.stored_bytes);
+    if (e.run_frames > 1) {
+      out += Printf("  (%" PRIu64 " frames%s%s)", e.run_frames, e.run_last.empty() ? "" : " to ",
+                    e.run_last.c_str());
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string RenderTable(const Report& r, bool verbose) {
+  if (r.patch) return RenderPatchTable(r);
   std::string out;
   uint64_t tensor_bytes = 0;
   for (const auto& t : r.tensors) tensor_bytes += t.bytes;
@@ -264,6 +347,35 @@ std::string RenderJson(const Report& r) {
     ts.push_back(std::move(tj));
   }
   j["tensors"] = std::move(ts);
+  if (r.patch) {
+    const PatchReport& p = *r.patch;
+    j["kind"] = "patch";
+    ordered_json pj;
+    pj["base"] = {{"format", p.info.base_format}, {"size", p.info.base_size},
+                  {"sha256", p.info.base_sha256}};
+    pj["new"] = {{"format", p.info.new_format}, {"size", p.info.new_size},
+                 {"sha256", p.info.new_sha256}};
+    ordered_json ops = ordered_json::array();
+    for (const auto& e : p.ops) {
+      ordered_json o;
+      o["op"] = delta::OpName(e.op);
+      o["name"] = e.name;
+      o["type"] = stream::DtypeName(e.dtype);
+      o["shape"] = e.shape;
+      o["new_offset"] = e.new_offset;
+      o["new_bytes"] = e.new_bytes;
+      o["base_offset"] = e.base_offset;
+      o["base_bytes"] = e.base_bytes;
+      o["payload_bytes"] = e.payload_bytes;
+      o["stored_bytes"] = e.stored_bytes;
+      o["frames"] = e.frames;
+      if (e.run_frames) o["run_frames"] = e.run_frames;
+      if (!e.run_last.empty()) o["run_last"] = e.run_last;
+      ops.push_back(std::move(o));
+    }
+    pj["ops"] = std::move(ops);
+    j["patch"] = std::move(pj);
+  }
   return j.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
 }
 

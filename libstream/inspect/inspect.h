@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "libstream/base/byte_io.h"
+#include "libstream/delta/patch.h"
 #include "libstream/formats/gguf.h"
 #include "libstream/stream/frame.h"
 
@@ -24,6 +25,26 @@ struct TensorEntry {
   std::vector<stream::Attribute> attrs;  ///< format-specific facts (quantization, ...)
 };
 
+/// One op of a patch; consecutive frames of one tensor with the same op are merged.
+struct PatchOpEntry {
+  std::string name;
+  uint8_t op = 0;
+  uint32_t dtype = 0;
+  std::vector<int64_t> shape;
+  uint64_t new_offset = 0, new_bytes = 0;
+  uint64_t base_offset = 0, base_bytes = 0;
+  uint64_t payload_bytes = 0;  ///< decoded
+  uint64_t stored_bytes = 0;   ///< as stored (after mln-compress)
+  uint64_t frames = 0;
+  uint64_t run_frames = 0;     ///< keep runs: frames of the new file the run covers
+  std::string run_last;        ///< keep runs: the last of them, when not `name`
+};
+
+struct PatchReport {
+  delta::PatchInfo info;
+  std::vector<PatchOpEntry> ops;
+};
+
 struct Report {
   std::string input;           ///< file name as given
   bool is_stream = false;      ///< the input was an mln stream (else a model file)
@@ -39,6 +60,7 @@ struct Report {
   std::vector<TensorEntry> tensors;
   std::optional<formats::GgufHeader> gguf;
   std::string stream_sha256;   ///< trailer digest, streams only
+  std::optional<PatchReport> patch;  ///< set when the stream is a patch (mln-diff)
 };
 
 /// Reads `in` to the end (a stream, or a model file of any known format), verifying every

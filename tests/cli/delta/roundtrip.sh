@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# mln-diff | mln-apply gives back the new file byte for byte, on real models and realistic
+# changes: fine-tune, re-quantization, last-layer retrain, identical files, and the real
+# architecture change and pruning pairs shipped by MediaPipe; from files, pipes and streams,
+# compressed or not. Patches for small changes are small.
+. "$(dirname "$0")/../lib.sh"
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../../.." && pwd)
+dir=$("$root/scripts/fetch-fixtures" --print-dir)
+gguf=${MLN_GGUF_FIXTURES:?}
+hands=("$dir"/mediapipe-hands-*/package)
+faces=("$dir"/mediapipe-face_detection-*/package)
+
+# roundtrip V1 V2 [mln-diff options]: every way of applying gives V2 back; prints patch bytes.
+roundtrip() {
+  local v1=$1 v2=$2; shift 2
+  mln-diff "$@" "$v1" "$v2" -o "$T/p" || fail "mln-diff $v1 $v2 failed"
+  mln-apply "$v1" "$T/p" -o "$T/new" || fail "mln-apply of $v1 -> $v2 failed"
+  cmp "$T/new" "$v2" || fail "$v1 -> $v2: applied file differs"
+  mln-compress <"$T/p" | mln-apply "$v1" - -o - >"$T/new2" || fail "compressed patch via stdin failed"
+  cmp "$T/new2" "$v2" || fail "$v1 -> $v2: compressed patch through pipes differs"
+  stat -c %s "$T/p"
+}
+
+cp "$gguf/real_f16.gguf" "$T/f16.gguf"
+/usr/bin/python3 "$here/make_pair.py" finetune "$T/f16.gguf" "$T/f16_ft.gguf" 1
+size=$(roundtrip "$T/f16.gguf" "$T/f16_ft.gguf")
+full=$(stat -c %s "$T/f16_ft.gguf")
+# A fine-tune keeps most of each weight: the compressed patch is well under the file.
+mln-diff -l 3 "$T/f16.gguf" "$T/f16_ft.gguf" -o "$T/pz"
+z=$(stat -c %s "$T/pz")
+[ "$z" -lt $((full * 6 / 10)) ] || fail "fine-tune patch is $z bytes of $full"
+mln-inspect --json "$T/pz" >"$T/j"
+grep -q '"op": *"fdelta"' "$T/j" || fail "no float delta in the fine-tune patch"
+
+cp "$gguf/real_q8_0.gguf" "$T/q8.gguf"
+/usr/bin/python3 "$here/make_pair.py" requant "$T/q8.gguf" "$T/q8_rq.gguf" 2
+roundtrip "$T/q8.gguf" "$T/q8_rq.gguf" >/dev/null
+mln-inspect --json "$T/p" >"$T/j"
+grep -q '"op": *"sub"' "$T/j" || fail "no arithmetic delta in the re-quantization patch"
+
+/usr/bin/python3 "$here/make_pair.py" retrain "$T/f16.gguf" "$T/f16_rt.gguf" 3
+roundtrip "$T/f16.gguf" "$T/f16_rt.gguf" >/dev/null
+mln-inspect --json "$T/p" >"$T/j"
+grep -q '"op": *"replace"' "$T/j" || fail "retrained tensors are not sent whole"
+
+# Identical files: a few frames whatever the size.
+size=$(roundtrip "$T/f16.gguf" "$T/f16.gguf")
+[ "$size" -lt 4096 ] || fail "patch between identical files is $size bytes"
+
+# Real architecture change and real pruning (MediaPipe ships both versions).
+roundtrip "$hands/hand_landmark_lite.tflite" "$hands/hand_landmark_full.tflite" >/dev/null
+roundtrip "$faces/face_detection_full_range.tflite" \
+          "$faces/face_detection_full_range_sparse.tflite" >/dev/null
+roundtrip "$faces/face_detection_full_range_sparse.tflite" \
+          "$faces/face_detection_full_range.tflite" >/dev/null
+cp "$hands/hand_landmark_full.tflite" "$T/h.tflite"
+/usr/bin/python3 "$here/make_pair.py" finetune "$T/h.tflite" "$T/h_ft.tflite" 4
+roundtrip "$T/h.tflite" "$T/h_ft.tflite" -c 64K >/dev/null
+
+# Inputs as streams (compressed too), from stdin, and a small chunk size.
+mln-parse "$T/f16.gguf" | mln-compress >"$T/old.mlnz"
+mln-diff "$T/old.mlnz" - <"$T/f16_ft.gguf" -o "$T/p"
+mln-apply "$T/f16.gguf" "$T/p" -o "$T/new"
+cmp "$T/new" "$T/f16_ft.gguf" || fail "diff from a compressed stream and stdin differs"
+roundtrip "$T/f16.gguf" "$T/f16_ft.gguf" -c 4K -T 1 >/dev/null
+
+# --in-place replaces the base, keeping its permission bits; --check writes nothing.
+cp "$T/f16.gguf" "$T/inplace.gguf"
+chmod 640 "$T/inplace.gguf"
+mln-diff "$T/f16.gguf" "$T/f16_ft.gguf" -o "$T/p"
+mln-apply --check "$T/inplace.gguf" "$T/p" || fail "--check failed"
+cmp "$T/inplace.gguf" "$T/f16.gguf" || fail "--check changed the base"
+mln-apply --in-place "$T/inplace.gguf" "$T/p" || fail "--in-place failed"
+cmp "$T/inplace.gguf" "$T/f16_ft.gguf" || fail "--in-place result differs"
+[ "$(stat -c %a "$T/inplace.gguf")" = 640 ] || fail "--in-place lost the file mode"
+ls -A "$T" | grep -q '\.mln-' && fail "temporary file left behind"
+true
