@@ -6,14 +6,19 @@
 #
 #   bench/compress_compare.sh FILE...       (model files: GGUF, or any format mln-parse reads)
 #   MLN_BENCH_SLOW=0 skips zstd -19 and xz (minutes on large files)
+#   MLN_BENCH_TSV=FILE appends one tab-separated line per file and tool (bench/report):
+#     compress FILE BYTES TOOL OUT_BYTES COMPRESS_S DECOMPRESS_S   ('-' where not measured)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${MLN_BIN:-$ROOT/build/filters}"
 SLOW="${MLN_BENCH_SLOW:-1}"
+TSV="${MLN_BENCH_TSV:-/dev/null}"
 TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
 
 secs() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); echo "$s $e" | awk '{print $2-$1}'; }
 row() {  # name size bytes_in t_c t_d
+  printf 'compress\t%s\t%s\t%s\t%s\t%s\t%s\n' "$f" "$3" "$1" "$2" "$4" \
+    "$(awk -v d="$5" 'BEGIN { print (d > 0 ? d : "-") }')" >> "$TSV"
   awk -v n="$1" -v s="$2" -v b="$3" -v c="$4" -v d="$5" 'BEGIN {
     printf "  %-22s %7.2f%%  %8.0f MB/s  %8.0f MB/s\n", n, 100*s/b, b/c/1e6, (d>0 ? b/d/1e6 : 0) }'
 }

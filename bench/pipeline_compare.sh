@@ -6,11 +6,14 @@
 #
 #   bench/pipeline_compare.sh [FILE.gguf] [RUNS]
 # Without FILE, makes a 1 GiB F16 GGUF with ../shared/corpus/gen_scale.py when present.
+# MLN_BENCH_TSV=FILE appends one tab-separated line per tool (bench/report reads them):
+#   pipeline FILE BYTES TOOL SECONDS PEAK_RSS_KB     ('-' where not measured)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${MLN_BIN:-$ROOT/build/filters}"
 FILE="${1:-}"
 RUNS="${2:-5}"
+TSV="${MLN_BENCH_TSV:-/dev/null}"
 if [ -z "$FILE" ]; then
   FILE=/tmp/mln-bench/scale_1G.f16.gguf
   if [ ! -f "$FILE" ]; then
@@ -41,6 +44,14 @@ m_emit=$(rss "'$BIN/mln-emit' /tmp/mln-bench.mlns > /dev/null")
 m_cat=$(rss "cat '$FILE' > /dev/null")
 rm -f /tmp/mln-bench.mlns
 size=$(stat -c %s "$FILE")
+{
+  printf 'pipeline\t%s\t%s\t%s\t%s\t%s\n' "$FILE" "$size" "cat" "$t_cat" "$m_cat"
+  printf 'pipeline\t%s\t%s\t%s\t%s\t%s\n' "$FILE" "$size" "cat | cat" "$t_pipe" -
+  printf 'pipeline\t%s\t%s\t%s\t%s\t%s\n' "$FILE" "$size" "mln-parse | mln-emit" "$t_mln" -
+  printf 'pipeline\t%s\t%s\t%s\t%s\t%s\n' "$FILE" "$size" "mln-parse | mln-emit, -T 1" "$t_mln1" -
+  printf 'pipeline\t%s\t%s\t%s\t%s\t%s\n' "$FILE" "$size" "mln-parse" - "$m_parse"
+  printf 'pipeline\t%s\t%s\t%s\t%s\t%s\n' "$FILE" "$size" "mln-emit" - "$m_emit"
+} >> "$TSV"
 awk -v f="$FILE" -v sz="$size" -v c="$t_cat" -v p="$t_pipe" -v m="$t_mln" -v m1="$t_mln1" \
     -v mp="$m_parse" -v me="$m_emit" -v mc="$m_cat" 'BEGIN {
   printf "file: %s (%.0f MiB), best of runs, page cache warm\n", f, sz / 1048576

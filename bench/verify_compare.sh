@@ -6,11 +6,14 @@
 #   bench/verify_compare.sh [FILE.gguf] [RUNS]
 # Without FILE, uses /tmp/mln-bench/scale_1G.f16.gguf (made by ../shared/corpus/gen_scale.py
 # when missing).
+# MLN_BENCH_TSV=FILE appends one tab-separated line per tool (bench/report reads them):
+#   verify FILE BYTES TOOL SECONDS
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${MLN_BIN:-$ROOT/build/filters}"
 FILE="${1:-/tmp/mln-bench/scale_1G.f16.gguf}"
 RUNS="${2:-3}"
+TSV="${MLN_BENCH_TSV:-/dev/null}"
 if [ ! -f "$FILE" ]; then
   mkdir -p "$(dirname "$FILE")"
   /usr/bin/python3 "$ROOT/../shared/corpus/gen_scale.py" 1G f16 "$FILE"
@@ -32,6 +35,8 @@ best() {  # best wall time in seconds of RUNS runs of "$1"
 t_ssl=$(best "openssl dgst -sha256 '$STREAM'")
 t_mln=$(best "'$BIN/mln-verify' --check '$STREAM'")
 size=$(stat -c %s "$STREAM")
+printf 'verify\t%s\t%s\t%s\t%s\n' "$FILE" "$size" "openssl dgst -sha256" "$t_ssl" \
+  "$FILE" "$size" "mln-verify --check" "$t_mln" >> "$TSV"
 awk -v sz="$size" -v o="$t_ssl" -v m="$t_mln" -v r="$RUNS" 'BEGIN {
   printf "stream: %.0f MiB, best of %d, page cache warm\n", sz / 1048576, r
   printf "  openssl dgst -sha256     %7.3f s  %7.0f MB/s\n", o, sz / o / 1e6

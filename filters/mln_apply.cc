@@ -2,10 +2,12 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <ctime>
 
 #include "libstream/cli/exit.h"
 #include "libstream/cli/io.h"
 #include "libstream/cli/options.h"
+#include "libstream/cli/progress.h"
 #include "libstream/cli/run.h"
 #include "libstream/delta/apply.h"
 #include "libstream/delta/model_file.h"
@@ -19,6 +21,12 @@ struct ApplyArgs {
   std::string base_path, patch_path;
   bool in_place = false;
   bool check = false;
+  // Trust, as mln-verify checks it (man/mln-verify.1).
+  std::vector<std::string> pubkeys;
+  unsigned threshold = 1;
+  std::string name, state;
+  uint64_t min_version = 0;
+  bool allow_downgrade = false;
 };
 
 // A sink that counts and forgets: --check runs every check without writing.
@@ -43,6 +51,22 @@ int Main(int argc, char** argv) {
                                 "Replace BASE with the new model (atomically, once verified)");
   auto* check = app.add_flag("--check", args.check,
                              "Apply and verify everything, but write nothing");
+  auto* pubkey = app.add_option("--pubkey", args.pubkeys,
+                                "Apply only a patch signed by this Ed25519 public key (PEM); "
+                                "repeatable")
+                     ->allow_extra_args(false)->take_all();
+  app.add_option("--threshold", args.threshold,
+                 "Valid signatures by distinct trusted keys needed (1)")
+      ->needs(pubkey);
+  app.add_option("--name", args.name, "The signed manifest must name this model")->needs(pubkey);
+  app.add_option("--min-version", args.min_version, "Refuse signed versions below N")
+      ->needs(pubkey);
+  app.add_option("--state", args.state,
+                 "Refuse versions not newer than recorded in FILE; record the applied one")
+      ->needs(pubkey);
+  app.add_flag("--allow-downgrade", args.allow_downgrade,
+               "Accept a version not newer than --state records")
+      ->needs(pubkey);
   mln::cli::AddCommonOptions(app, args.common);
   in_place->excludes(check);
   app.get_option("--output")->excludes(in_place)->excludes(check);
@@ -85,10 +109,44 @@ int Main(int argc, char** argv) {
 
   mln::delta::ApplyOptions options;
   options.threads = args.common.threads;
+  mln::verify::TrustPolicy policy;
+  std::optional<mln::verify::VersionState> state;
+  if (!args.pubkeys.empty()) {
+    if (args.threshold == 0 || args.threshold > args.pubkeys.size()) {
+      return mln::cli::ReportAndExitCode(
+          kProg, mln::Fail(mln::Errc::kUsage, "--threshold needs 1 to " +
+                                                  std::to_string(args.pubkeys.size())));
+    }
+    for (const std::string& path : args.pubkeys) {
+      auto key = mln::crypto::PublicKey::LoadPem(path);
+      if (!key) return mln::cli::ReportAndExitCode(kProg, mln::Fail(key.error()));
+      policy.trusted.push_back(std::move(*key));
+    }
+    policy.threshold = args.threshold;
+    if (!args.name.empty()) policy.name = args.name;
+    if (args.min_version != 0) policy.min_version = args.min_version;
+    policy.allow_downgrade = args.allow_downgrade;
+    policy.now = static_cast<int64_t>(std::time(nullptr));
+    if (!args.state.empty()) {
+      auto s = mln::verify::VersionState::Load(args.state);
+      if (!s) return mln::cli::ReportAndExitCode(kProg, mln::Fail(s.error()));
+      state = std::move(*s);
+    }
+    options.trust = &policy;
+    options.state = state ? &*state : nullptr;
+  }
+  mln::cli::Progress progress(kProg, args.common);
+  options.progress = progress.observer();
   auto stats = mln::delta::ApplyPatch(**base, **patch, *sink, options);
+  progress.Finish();
+  // The new model becomes visible, then the version is recorded, only once all passed.
   mln::Result<void> done = !stats ? mln::Fail(stats.error())
                            : out  ? out->Commit()
                                   : mln::Result<void>{};
+  if (done && state && stats->accepted && !args.check) {
+    state->Set(stats->accepted->name, stats->accepted->version);
+    done = state->Save(args.state);
+  }
   if (done && args.common.verbose && !args.common.quiet) {
     const auto& s = *stats;
     std::fprintf(stderr, "%s: %s + %s -> %s: %llu bytes, sha256 %s%s\n", kProg,

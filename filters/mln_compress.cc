@@ -6,6 +6,7 @@
 #include "libstream/cli/exit.h"
 #include "libstream/cli/io.h"
 #include "libstream/cli/options.h"
+#include "libstream/cli/progress.h"
 #include "libstream/cli/run.h"
 #include "libstream/codecs/compress_stream.h"
 
@@ -76,8 +77,12 @@ int Main(int argc, char** argv) {
   if (!out) return mln::cli::ReportAndExitCode(kProg, mln::Fail(out.error()));
 
   bool emit_model = args.decompress && EndsWith(args.input, kSuffix);
-  auto stats = args.decompress ? mln::codecs::DecompressStream(**in, (*out)->sink(), emit_model)
-                               : mln::codecs::CompressStream(**in, (*out)->sink(), encode);
+  mln::cli::Progress progress(kProg, args.common);
+  auto stats = args.decompress ? mln::codecs::DecompressStream(**in, (*out)->sink(), emit_model,
+                                                               progress.observer())
+                               : mln::codecs::CompressStream(**in, (*out)->sink(), encode,
+                                                             progress.observer());
+  progress.Finish();
   mln::Result<void> done = stats ? (*out)->Commit() : mln::Fail(stats.error());
   if (done && args.common.verbose && !args.common.quiet) {
     const auto& s = *stats;

@@ -4,6 +4,7 @@
 #include "libstream/cli/exit.h"
 #include "libstream/cli/io.h"
 #include "libstream/cli/options.h"
+#include "libstream/cli/progress.h"
 #include "libstream/cli/run.h"
 #include "libstream/formats/convert.h"
 
@@ -28,7 +29,9 @@ int Main(int argc, char** argv) {
   auto out = mln::cli::Output::Open(args.common.output, args.common.force);
   if (!out) return mln::cli::ReportAndExitCode(kProg, mln::Fail(out.error()));
 
-  auto stats = mln::formats::EmitFromStream(**in, (*out)->sink());
+  mln::cli::Progress progress(kProg, args.common);
+  auto stats = mln::formats::EmitFromStream(**in, (*out)->sink(), progress.observer());
+  progress.Finish();
   mln::Result<void> done = stats ? (*out)->Commit() : mln::Fail(stats.error());
   if (done && args.common.verbose && !args.common.quiet) {
     std::fprintf(stderr, "%s: %s: %llu frames -> %s model, %llu bytes\n", kProg,

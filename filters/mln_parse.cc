@@ -4,6 +4,7 @@
 #include "libstream/cli/exit.h"
 #include "libstream/cli/io.h"
 #include "libstream/cli/options.h"
+#include "libstream/cli/progress.h"
 #include "libstream/cli/run.h"
 #include "libstream/formats/container.h"
 #include "libstream/formats/convert.h"
@@ -63,8 +64,11 @@ int Main(int argc, char** argv) {
 
   mln::formats::ParseOptions options;
   options.chunk_size = *chunk;
+  mln::cli::Progress progress(kProg, args.common);
+  options.progress = progress.observer();
   auto stats =
       mln::formats::ParseToStream(**in, (*out)->sink(), args.format, options, args.member);
+  progress.Finish();
   mln::Result<void> done = stats ? (*out)->Commit() : mln::Fail(stats.error());
   if (done && args.common.verbose && !args.common.quiet) {
     std::fprintf(stderr, "%s: %s: %llu bytes -> %llu frames, %llu bytes\n", kProg,

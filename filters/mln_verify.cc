@@ -7,6 +7,7 @@
 #include "libstream/cli/exit.h"
 #include "libstream/cli/io.h"
 #include "libstream/cli/options.h"
+#include "libstream/cli/progress.h"
 #include "libstream/cli/run.h"
 #include "libstream/verify/verify.h"
 
@@ -128,7 +129,10 @@ int RunSign(const VerifyArgs& a, int64_t now) {
   if (!in) return mln::cli::ReportAndExitCode(kProg, mln::Fail(in.error()));
   auto out = mln::cli::Output::Open(a.common.output, a.common.force);
   if (!out) return mln::cli::ReportAndExitCode(kProg, mln::Fail(out.error()));
+  mln::cli::Progress progress(kProg, a.common);
+  o.progress = progress.observer();
   auto signed_ = mln::verify::SignStream(**in, (*out)->sink(), o);
+  progress.Finish();
   mln::Result<void> done = signed_ ? (*out)->Commit() : mln::Fail(signed_.error());
   if (done && a.common.verbose && !a.common.quiet) {
     std::fprintf(stderr, "%s: %s: signed '%s' version %llu with %zu key(s), content sha256 %s\n",
@@ -168,8 +172,11 @@ int RunVerify(const VerifyArgs& a, int64_t now) {
     if (!o) return mln::cli::ReportAndExitCode(kProg, mln::Fail(o.error()));
     out = std::move(*o);
   }
-  mln::verify::CheckOptions options{a.common.threads, out ? &out->sink() : nullptr};
+  mln::cli::Progress progress(kProg, a.common);
+  mln::verify::CheckOptions options{a.common.threads, out ? &out->sink() : nullptr,
+                                    progress.observer()};
   auto report = mln::verify::CheckStream(**in, options);
+  progress.Finish();
   mln::Result<void> done = report ? mln::Result<void>() : mln::Fail(report.error());
   std::optional<mln::verify::Manifest> accepted;
   if (done && !policy.trusted.empty()) {

@@ -8,4 +8,6 @@ complete -c mln-compress -s f -l force -d 'Write binary output to a terminal; ov
 complete -c mln-compress -s q -l quiet -d 'Print nothing but errors'
 complete -c mln-compress -s v -l verbose -d 'Print a size and speed summary on stderr'
 complete -c mln-compress -s T -l threads -x -a '0 1 2 4 8 16' -d 'Worker threads (0 = all cores)'
+complete -c mln-compress -l progress -n 'not __fish_seen_argument -l no-progress' -d 'Show progress on stderr even when it is not a terminal'
+complete -c mln-compress -l no-progress -n 'not __fish_seen_argument -l progress' -d 'Never show progress'
 complete -c mln-compress -s V -l version -d 'Print the version and exit'

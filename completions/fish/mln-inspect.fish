@@ -5,4 +5,6 @@ complete -c mln-inspect -s f -l force -d 'Write binary output even to a terminal
 complete -c mln-inspect -s q -l quiet -d 'Print nothing but errors'
 complete -c mln-inspect -s v -l verbose -d 'Print more detail (repeatable)'
 complete -c mln-inspect -s T -l threads -x -a '0 1 2 4 8 16' -d 'Worker threads (0 = all cores)'
+complete -c mln-inspect -l progress -n 'not __fish_seen_argument -l no-progress' -d 'Show progress on stderr even when it is not a terminal'
+complete -c mln-inspect -l no-progress -n 'not __fish_seen_argument -l progress' -d 'Never show progress'
 complete -c mln-inspect -s V -l version -d 'Print the version and exit'

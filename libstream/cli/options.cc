@@ -26,6 +26,13 @@ void AddCommonOptions(CLI::App& app, CommonArgs& args, bool with_output) {
   app.add_flag("-v,--verbose", args.verbose, "Print more detail on stderr (repeatable)");
   app.add_option("-T,--threads", args.threads, "Worker threads (0 = all cores)")
       ->check(CLI::Range(0u, 1024u));
+  auto* progress = app.add_flag_callback(
+      "--progress", [&args] { args.progress = ProgressMode::kAlways; },
+      "Show progress on stderr even when it is not a terminal");
+  app.add_flag_callback(
+         "--no-progress", [&args] { args.progress = ProgressMode::kNever; },
+         "Never show progress (default: only when stderr is a terminal)")
+      ->excludes(progress);
   app.set_version_flag("-V,--version", VersionString(), "Print the version and exit");
 }
 

@@ -1,4 +1,4 @@
-// Options every filter shares (-o, -f, -q, -v, -T, -V) and parsing helpers.
+// Options every filter shares (-o, -f, -q, -v, -T, --[no-]progress, -V) and parsing helpers.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -10,15 +10,20 @@
 
 namespace mln::cli {
 
+/// --progress / --no-progress; the default draws progress only when stderr is a terminal.
+enum class ProgressMode { kAuto, kAlways, kNever };
+
 struct CommonArgs {
   std::string output;    ///< -o FILE; empty or "-" is stdout
   bool force = false;    ///< -f: write binary to a terminal
   bool quiet = false;    ///< -q: no diagnostics but errors
   int verbose = 0;       ///< -v, repeatable
   unsigned threads = 0;  ///< -T N; 0 = all cores
+  ProgressMode progress = ProgressMode::kAuto;  ///< cli/progress.h
 };
 
-/// Adds -f, -q, -v, -T and -V/--version; -o/--output too when `with_output`.
+/// Adds -f, -q, -v, -T, --progress, --no-progress and -V/--version; -o/--output too when
+/// `with_output`.
 void AddCommonOptions(CLI::App& app, CommonArgs& args, bool with_output = true);
 
 /// Parses argv. Returns an exit code when the program should stop now: 0 after --help or

@@ -29,7 +29,8 @@ const std::vector<stream::FrameKind> kPayloadKinds = {
 
 }  // namespace
 
-Result<CompressStats> CompressStream(ByteSource& in, ByteSink& out, const EncodeOptions& options) {
+Result<CompressStats> CompressStream(ByteSource& in, ByteSink& out, const EncodeOptions& options,
+                                     stream::FrameObserver* progress) {
   auto start = Clock::now();
   MLN_TRY(auto head, in.Peek(64));
   bool is_stream = stream::LooksLikeStream(head);
@@ -60,12 +61,14 @@ Result<CompressStats> CompressStream(ByteSource& in, ByteSink& out, const Encode
   // A stream's other kinds pass untouched; a parsed model's source frame needs sealing.
   if (is_stream) popts.kinds = kPayloadKinds;
   popts.verify_input = is_stream;
+  popts.progress = progress;
   auto ok = stream::RunFramePipeline(src, writer, encode, popts);
   if (!ok) return Fail(std::move(ok).error().WithFile(in.name()));
   return count.Take(in.position(), out.position(), start);
 }
 
-Result<CompressStats> DecompressStream(ByteSource& in, ByteSink& out, bool emit_model) {
+Result<CompressStats> DecompressStream(ByteSource& in, ByteSink& out, bool emit_model,
+                                       stream::FrameObserver* progress) {
   auto start = Clock::now();
   stream::Reader reader(in, stream::FrameChecksOnly());
   Counters count;
@@ -78,6 +81,7 @@ Result<CompressStats> DecompressStream(ByteSource& in, ByteSink& out, bool emit_
   stream::PipelineOptions popts;
   popts.kinds = kPayloadKinds;
   popts.verify_input = true;
+  popts.progress = progress;
   std::unique_ptr<stream::FrameSink> sink;
   if (emit_model) {
     sink = std::make_unique<formats::LayoutSink>(out);

@@ -3,6 +3,7 @@
 
 #include "libstream/base/byte_io.h"
 #include "libstream/codecs/codec.h"
+#include "libstream/stream/frame_io.h"
 
 namespace mln::codecs {
 
@@ -17,11 +18,14 @@ struct CompressStats {
 
 /// Reads a stream (or a model file of a known format, parsed on the way) and writes a stream
 /// whose kBytes/kTensor payloads are compressed (EncodeFrame), in parallel chunks. Frames of
-/// other kinds pass through. Every input checksum is verified.
-Result<CompressStats> CompressStream(ByteSource& in, ByteSink& out, const EncodeOptions& options);
+/// other kinds pass through. Every input checksum is verified. `progress` (not owned, may be
+/// null) sees each frame as it is written; so in DecompressStream.
+Result<CompressStats> CompressStream(ByteSource& in, ByteSink& out, const EncodeOptions& options,
+                                     stream::FrameObserver* progress = nullptr);
 
 /// Reads a stream and writes it with every payload decoded (`emit_model` false), or writes the
 /// model file it carries (`emit_model` true, as mln-emit).
-Result<CompressStats> DecompressStream(ByteSource& in, ByteSink& out, bool emit_model);
+Result<CompressStats> DecompressStream(ByteSource& in, ByteSink& out, bool emit_model,
+                                       stream::FrameObserver* progress = nullptr);
 
 }  // namespace mln::codecs

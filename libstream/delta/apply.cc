@@ -38,8 +38,8 @@ struct ApplyState {
 class PatchSource final : public stream::FrameSource {
  public:
   PatchSource(stream::Reader& reader, const ModelFile& base, ApplyState& state,
-              const ApplyOptions& options)
-      : reader_(reader), base_(base), state_(state), options_(options) {}
+              const ApplyOptions& options, verify::SignatureScan& scan)
+      : reader_(reader), base_(base), state_(state), options_(options), scan_(scan) {}
 
   Result<std::optional<Frame>> Next() override {
     if (run_ && next_piece_ < pieces_.size()) return Piece();
@@ -47,7 +47,7 @@ class PatchSource final : public stream::FrameSource {
     MLN_TRY(auto f, reader_.Next());
     if (!f) return f;
     FrameHeader& h = f->header;
-    if (options_.observe) MLN_RETURN_IF_ERROR(options_.observe(*f));
+    scan_.Observe(*f);
     if (!state_.begun) {
       MLN_RETURN_IF_ERROR(Begin(h));
       return f;
@@ -144,6 +144,7 @@ class PatchSource final : public stream::FrameSource {
   const ModelFile& base_;
   ApplyState& state_;
   const ApplyOptions& options_;
+  verify::SignatureScan& scan_;
   std::optional<FrameHeader> run_;
   std::vector<uint64_t> pieces_;
   uint64_t piece_ = 0;
@@ -319,19 +320,32 @@ class OutputSink final : public stream::FrameSink {
 Result<ApplyStats> ApplyPatch(const ModelFile& base, ByteSource& patch, ByteSink& out,
                               const ApplyOptions& options) {
   stream::Reader reader(patch);
+  verify::SignatureScan scan(reader);
   ApplyState state;
   ApplyStats stats;
-  PatchSource source(reader, base, state, options);
+  PatchSource source(reader, base, state, options, scan);
   OpApplier apply(base, options);
   OutputSink sink(out, state, stats);
   stream::PipelineOptions popts;
   popts.threads = options.threads;
+  popts.progress = options.progress;
   auto ok = stream::RunFramePipeline(source, sink,
                                      [&](std::vector<Frame>& f) { return apply(f); }, popts);
   if (!ok) return Fail(std::move(ok).error().WithFile(patch.name()));
-  if (options.at_end) MLN_RETURN_IF_ERROR(options.at_end());
   stats.info = state.info;
   stats.patch_frames = reader.frames_read();
+  if (options.trust != nullptr) {
+    verify::StreamReport report = scan.Finish(patch.position());
+    auto accepted = verify::EvaluateTrust(report, *options.trust, options.state);
+    if (!accepted) return Fail(std::move(accepted).error().WithFile(patch.name()));
+    // The signed statement names the files too: they must be this patch's.
+    if ((accepted->base_sha256 && *accepted->base_sha256 != state.info.base_sha256) ||
+        (accepted->target_sha256 && *accepted->target_sha256 != state.info.new_sha256)) {
+      return Fail(Error{Errc::kRejected, "signed manifest names other base or result digests",
+                        patch.name()});
+    }
+    stats.accepted = *accepted;
+  }
   return stats;
 }
 

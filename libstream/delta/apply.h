@@ -3,12 +3,14 @@
 
 #include <array>
 #include <functional>
+#include <optional>
 
 #include "libstream/base/byte_io.h"
 #include "libstream/delta/diff.h"
 #include "libstream/delta/patch.h"
 #include "libstream/formats/format.h"
 #include "libstream/stream/frame.h"
+#include "libstream/verify/verify.h"
 
 namespace mln::delta {
 
@@ -19,11 +21,13 @@ struct ApplyOptions {
   /// Largest range one op may make or read: bounds memory against a hostile patch (ops
   /// that mln-diff writes are at most a chunk plus twice its bytes window).
   uint64_t max_op_bytes = 256ull << 20;
-  /// Sees every frame of the patch in order (signature policy, progress); an error stops
-  /// the apply before the output is committed.
-  std::function<Result<void>(const stream::Frame&)> observe;
-  /// Called once the whole patch has been read, before success is reported.
-  std::function<Result<void>()> at_end;
+  /// When set, the patch must carry signatures this policy trusts (mln-verify's rules:
+  /// threshold, name, version floor, expiry, and `state` against downgrades and replays);
+  /// checked in the same single pass, before success is reported.
+  const verify::TrustPolicy* trust = nullptr;
+  const verify::VersionState* state = nullptr;
+  /// Sees every frame of the patch in order (progress).
+  stream::FrameObserver* progress = nullptr;
 };
 
 struct ApplyStats {
@@ -31,6 +35,7 @@ struct ApplyStats {
   std::array<OpTotals, kOpCount> by_op{};  ///< indexed by PatchOp
   uint64_t bytes_written = 0;
   uint64_t patch_frames = 0;
+  std::optional<verify::Manifest> accepted;  ///< the trusted manifest, with a policy
 };
 
 /// Applies `patch` to `base`, writing the new model to `out` in order. Every base range is

@@ -19,19 +19,23 @@ Result<ConvertStats> ParseToStream(ByteSource& in, ByteSink& out, std::string_vi
     stream::SealFrame(frames.front());
     return {};
   };
-  auto ok = stream::RunFramePipeline(*source, writer, seal, {});
+  stream::PipelineOptions popts;
+  popts.progress = options.progress;
+  auto ok = stream::RunFramePipeline(*source, writer, seal, popts);
   if (!ok) return Fail(std::move(ok).error().WithFile(in.name()));
   // Formats read through a mapping (TFLite, ONNX) never advance `in`: count the file.
   uint64_t read = std::max(in.position(), in.size().value_or(0));
   return ConvertStats{writer.frames_written(), read, out.position(), ""};
 }
 
-Result<ConvertStats> EmitFromStream(ByteSource& in, ByteSink& out) {
+Result<ConvertStats> EmitFromStream(ByteSource& in, ByteSink& out,
+                                    stream::FrameObserver* progress) {
   stream::Reader reader(in, stream::FrameChecksOnly());
   LayoutSink sink(out);
   stream::PipelineOptions options;
   options.kinds = {stream::FrameKind::kBytes, stream::FrameKind::kTensor};
   options.verify_input = true;
+  options.progress = progress;
   auto nothing = [](std::vector<stream::Frame>&) -> Result<void> { return {}; };
   auto ok = stream::RunFramePipeline(reader, sink, nothing, options);
   if (!ok) return Fail(std::move(ok).error().WithFile(in.name()));

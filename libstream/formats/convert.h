@@ -23,7 +23,9 @@ Result<ConvertStats> ParseToStream(ByteSource& in, ByteSink& out, std::string_vi
                                    const ParseOptions& options, std::string_view member = {});
 
 /// Reads a stream from `in` and writes the model it carries to `out`, checking every frame
-/// checksum (in parallel), the chunk sequence and the trailer.
-Result<ConvertStats> EmitFromStream(ByteSource& in, ByteSink& out);
+/// checksum (in parallel), the chunk sequence and the trailer. `progress` (not owned, may be
+/// null) sees each frame as it is written.
+Result<ConvertStats> EmitFromStream(ByteSource& in, ByteSink& out,
+                                    stream::FrameObserver* progress = nullptr);
 
 }  // namespace mln::formats

@@ -16,6 +16,8 @@ struct ParseOptions {
   size_t chunk_size = stream::kDefaultChunkSize;
   /// Largest header (metadata, tensor table) a parser holds in memory.
   uint64_t max_header = 256ull << 20;
+  /// Sees the frames ParseToStream writes (progress); not owned; null for none.
+  stream::FrameObserver* progress = nullptr;
 };
 
 struct FormatHandler {

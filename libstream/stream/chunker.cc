@@ -50,7 +50,8 @@ Result<std::optional<Frame>> SegmentSource::Next() {
       uint64_t want = std::min(chunk, s.size - done_in_seg_);
       f.payload.Resize(want);
       if (s.held) {
-        std::memcpy(f.payload.data(), s.held + done_in_seg_, want);
+        // want == 0 for an empty segment, whose payload (and maybe `held`) is null.
+        if (want != 0) std::memcpy(f.payload.data(), s.held + done_in_seg_, want);
       } else {
         if (src_.position() != f.header.file_offset) {
           return Fail(Errc::kInternal, "segment plan out of step with the input position");

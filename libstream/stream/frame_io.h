@@ -23,4 +23,14 @@ class FrameSink {
   virtual Result<void> Finish() = 0;
 };
 
+/// Watches the frames a pipeline hands to its sink, e.g. to draw progress (cli/progress.h).
+/// RunFramePipeline calls it from its serial write stage only, in stream order, so an
+/// implementation needs no locking.
+class FrameObserver {
+ public:
+  virtual ~FrameObserver() = default;
+  /// `header` belongs to an output frame about to be put to the sink.
+  virtual void OnFrame(const FrameHeader& header) = 0;
+};
+
 }  // namespace mln::stream

@@ -98,6 +98,7 @@ Result<void> RunFramePipeline(FrameSource& source, FrameSink& sink,
   auto write = [&](std::shared_ptr<Batch> batch) {
     if (!batch || first_error.failed()) return;
     for (Frame& f : batch->frames) {
+      if (options.progress != nullptr) options.progress->OnFrame(f.header);
       std::string name = f.header.name;
       if (auto ok = sink.Put(std::move(f)); !ok) {
         first_error.Record(std::move(ok).error().WithFrame(batch->index, name));

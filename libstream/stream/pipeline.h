@@ -24,6 +24,8 @@ struct PipelineOptions {
   /// Decode each payload to raw bytes and check its checksum (codecs::DecodeFrame) before
   /// the transform sees it.
   bool verify_input = false;
+  /// Sees every output frame in the write stage (progress); not owned; null for none.
+  FrameObserver* progress = nullptr;
 };
 
 /// Runs source -> transform -> sink, then sink.Finish(). Frames in flight are bounded by

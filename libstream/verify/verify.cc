@@ -10,6 +10,7 @@
 #include <set>
 
 #include "libstream/cli/io.h"
+#include "libstream/delta/patch.h"
 #include "libstream/formats/format.h"
 #include "libstream/stream/chunker.h"
 #include "libstream/stream/pipeline.h"
@@ -126,6 +127,7 @@ class LayoutCheck {
       have_source_ = true;
       return {};
     }
+    if (h.Is(FrameKind::kPatch)) AddPatchDigests(h, source_attrs_);
     if (in_model_ && (h.Is(FrameKind::kBytes) || h.Is(FrameKind::kTensor))) {
       return checker_.Check(h);
     }
@@ -156,6 +158,17 @@ class LayoutCheck {
   std::string model_;
   std::vector<stream::Attribute> source_attrs_;
 };
+
+}  // namespace
+
+void AddPatchDigests(const FrameHeader& h, std::vector<stream::Attribute>& attrs) {
+  for (auto [from, to] : {std::pair{delta::kAttrBaseSha256, kBaseSha256Attr},
+                          std::pair{delta::kAttrNewSha256, kTargetSha256Attr}}) {
+    if (auto v = h.Attr(from)) attrs.push_back({to, std::string(*v)});
+  }
+}
+
+namespace {
 
 SignatureFrame ToSignatureFrame(uint64_t index, const Frame& frame) {
   SignatureFrame s;
@@ -189,7 +202,8 @@ class CheckSink final : public stream::FrameSink {
   uint64_t index_ = 0;
 };
 
-Result<StreamReport> CheckFrom(ByteSource& src, unsigned threads) {
+Result<StreamReport> CheckFrom(ByteSource& src, unsigned threads,
+                               stream::FrameObserver* progress) {
   stream::ReaderOptions reader_options;
   reader_options.verify_digest = true;
   stream::Reader reader(src, reader_options);
@@ -197,6 +211,7 @@ Result<StreamReport> CheckFrom(ByteSource& src, unsigned threads) {
   CheckSink sink;
   stream::PipelineOptions options;
   options.threads = threads;
+  options.progress = progress;
   options.verify_input = true;  // payload checksums, in the parallel stage
   auto nothing = [](std::vector<Frame>&) -> Result<void> { return {}; };
   auto ok = stream::RunFramePipeline(scan, sink, nothing, options);
@@ -327,12 +342,12 @@ Result<Manifest> ParseManifest(std::span<const uint8_t> bytes) {
 }
 
 Result<StreamReport> CheckStream(ByteSource& in, const CheckOptions& options) {
-  if (options.pass_through == nullptr) return CheckFrom(in, options.threads);
+  if (options.pass_through == nullptr) return CheckFrom(in, options.threads, options.progress);
   ByteSink& out = *options.pass_through;
   TeeSource tee(in, [&out](std::span<const uint8_t> bytes) -> Result<void> {
     return out.Write(bytes.data(), bytes.size());
   });
-  return CheckFrom(tee, options.threads);
+  return CheckFrom(tee, options.threads, options.progress);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -620,6 +635,7 @@ Result<SignResult> SignStream(ByteSource& in, ByteSink& out, const SignOptions& 
   SignSink sink(out, options, scan);
   stream::PipelineOptions popts;
   popts.threads = options.threads;
+  popts.progress = options.progress;
   // Checked with VerifyFrame in the transform rather than verify_input, which decodes
   // payloads in place: the signed stream must keep each frame's stored encoding.
   auto check = [](std::vector<Frame>& frames) -> Result<void> {
@@ -655,7 +671,7 @@ Result<FileDigest> DigestInput(ByteSource& in, unsigned threads) {
   FileDigest d;
   MLN_TRY(auto head, tee.Peek(16));
   if (stream::LooksLikeStream(head)) {
-    auto report = CheckFrom(tee, threads);
+    auto report = CheckFrom(tee, threads, nullptr);
     if (report) {
       d.stream = std::move(*report);
     } else if (report.error().code == Errc::kBadData ||
@@ -721,6 +737,33 @@ std::string RenderDigestJson(const std::string& name, const FileDigest& d) {
     j["stream_error"] = d.stream_error->ToString();
   }
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+}
+
+void SignatureScan::Observe(const Frame& frame) {
+  uint64_t index = reader_.frames_read() - 1;
+  const FrameHeader& h = frame.header;
+  if (h.Is(FrameKind::kSignature)) {
+    if (!signed_) report_.content_sha256 = reader_.DigestBefore();
+    signed_ = true;
+    report_.signatures.push_back(ToSignatureFrame(index, frame));
+    return;
+  }
+  if (signed_ && !report_.after_signature) report_.after_signature = {index, h.name};
+  if (h.Is(FrameKind::kSource) && report_.source_attrs.empty()) report_.source_attrs = h.attrs;
+  if (h.Is(FrameKind::kPatch)) AddPatchDigests(h, report_.source_attrs);
+}
+
+StreamReport SignatureScan::Finish(uint64_t bytes) {
+  StreamReport r = std::move(report_);
+  r.frames = reader_.frames_read();
+  r.bytes = bytes;
+  if (reader_.trailer()) {
+    const auto& digest = reader_.trailer()->digest;
+    std::copy_n(digest.begin(), std::min(digest.size(), r.stream_sha256.size()),
+                r.stream_sha256.begin());
+  }
+  if (!signed_) r.content_sha256 = r.stream_sha256;
+  return r;
 }
 
 }  // namespace mln::verify

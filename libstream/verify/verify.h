@@ -24,6 +24,8 @@
 #include "libstream/crypto/digest.h"
 #include "libstream/crypto/sign.h"
 #include "libstream/stream/frame.h"
+#include "libstream/stream/frame_io.h"
+#include "libstream/stream/reader.h"
 
 namespace mln::verify {
 
@@ -37,6 +39,10 @@ inline constexpr size_t kMaxManifestBytes = 64 * 1024;
 /// Source-frame attributes a patch carries (issue 5); copied into the manifest if present.
 inline constexpr char kBaseSha256Attr[] = "base_sha256";
 inline constexpr char kTargetSha256Attr[] = "target_sha256";
+
+/// Adds the base and result digests of a patch.end frame as kBaseSha256Attr and
+/// kTargetSha256Attr, so a signed patch states which file it applies to and what it makes.
+void AddPatchDigests(const stream::FrameHeader& h, std::vector<stream::Attribute>& attrs);
 
 /// The statement a signature covers.
 struct Manifest {
@@ -81,6 +87,7 @@ struct StreamReport {
 struct CheckOptions {
   unsigned threads = 0;              ///< 0 = what tbb::global_control allows
   ByteSink* pass_through = nullptr;  ///< receives every input byte, verbatim, as read
+  stream::FrameObserver* progress = nullptr;  ///< sees each frame once read; not owned
 };
 
 /// Reads the stream in `in` to its end and checks it: stream header, each frame's header
@@ -91,6 +98,22 @@ struct CheckOptions {
 /// `pass_through` sees the input bytes before they are checked; the caller decides
 /// whether to release them (cli::Output::Commit) once this returns success.
 Result<StreamReport> CheckStream(ByteSource& in, const CheckOptions& options);
+
+/// What EvaluateTrust needs, collected while another consumer reads a stream once (mln-apply
+/// reads a patch and applies it in the same pass): Observe every frame right after the
+/// Reader returns it, then Finish once the Reader has returned nullopt.
+class SignatureScan {
+ public:
+  explicit SignatureScan(const stream::Reader& reader) : reader_(reader) {}
+  void Observe(const stream::Frame& frame);
+  /// The report of the stream read; `bytes` is its size.
+  StreamReport Finish(uint64_t bytes);
+
+ private:
+  const stream::Reader& reader_;
+  StreamReport report_;
+  bool signed_ = false;
+};
 
 /// Keys, thresholds and the version rules a stream must meet.
 struct TrustPolicy {
@@ -138,6 +161,7 @@ struct SignOptions {
   int64_t created = 0;
   std::optional<int64_t> expires;
   unsigned threads = 0;
+  stream::FrameObserver* progress = nullptr;  ///< sees each frame once read; not owned
 };
 
 struct SignResult {

@@ -1,0 +1,12 @@
+# fish completion for mln-diff(1)
+complete -c mln-diff -s h -l help -d 'Print a help message and exit'
+complete -c mln-diff -s l -l level -x -a '1 3 6 9 12 15 19' -d 'Compress the patch payloads at this zstd level'
+complete -c mln-diff -s c -l chunk-size -x -a '64K 1M 4M 16M' -d 'Bytes per op and per checked piece'
+complete -c mln-diff -s o -l output -r -F -d 'Write the patch to FILE atomically instead of stdout'
+complete -c mln-diff -s f -l force -d 'Write binary output to a terminal'
+complete -c mln-diff -s q -l quiet -d 'Print nothing but errors'
+complete -c mln-diff -s v -l verbose -d 'Print the ops and sizes on stderr'
+complete -c mln-diff -s T -l threads -x -a '0 1 2 4 8 16' -d 'Worker threads (0 = all cores)'
+complete -c mln-diff -l progress -n 'not __fish_seen_argument -l no-progress' -d 'Show progress on stderr even when it is not a terminal'
+complete -c mln-diff -l no-progress -n 'not __fish_seen_argument -l progress' -d 'Never show progress'
+complete -c mln-diff -s V -l version -d 'Print the version and exit'

@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# make_seeds.sh MLN_BIN [OUT]: regenerates the checked-in seed corpora (default
+# tests/fuzz/corpus/<target>/) from small generated models and from real files cut down to a
+# few KB: ggml-written GGUF headers and ONNX models written by python3-onnx. Needs the built
+# filters in MLN_BIN, flatc, zstd, tar, zip, gzip, xz and /usr/bin/python3 with onnx.
+# Every seed is kept under 8 KB, so ctest replays the lot in seconds.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+bin=$(cd "${1:?usage: make_seeds.sh MLN_BIN [OUT]}" && pwd)
+out=${2:-$here/corpus}
+PATH="$bin:$PATH"
+T=$(mktemp -d "${TMPDIR:-/tmp}/mln-seeds.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+for t in stream_reader verify_stream gguf_parse tflite_parse onnx_parse safetensors_parse \
+         container zstd_decode byteplane_decode manifest; do
+  mkdir -p "$out/$t"
+done
+
+# --- GGUF: every KV type, arrays, three alignments of tensor data, several dtypes.
+/usr/bin/python3 - "$T" <<'PY'
+import struct, sys
+d = sys.argv[1]
+def s(x): b = x.encode(); return struct.pack("<Q", len(b)) + b
+def kv(key, t, payload): return s(key) + struct.pack("<I", t) + payload
+def gguf(path, kvs, tensors, align=32, version=3):
+    h = b"GGUF" + struct.pack("<IQQ", version, len(tensors), len(kvs)) + b"".join(kvs)
+    data, infos = b"", b""
+    for name, ne, typ, blob in tensors:
+        data += b"\0" * (-len(data) % align)
+        infos += s(name) + struct.pack("<I", len(ne)) + b"".join(struct.pack("<Q", n) for n in ne)
+        infos += struct.pack("<IQ", typ, len(data))
+        data += blob
+    h += infos
+    h += b"\0" * (-len(h) % align)
+    open(path, "wb").write(h + data)
+kvs = [kv("general.architecture", 8, s("llama")), kv("u8", 0, b"\x07"), kv("i8", 1, b"\xf9"),
+       kv("u16", 2, struct.pack("<H", 500)), kv("i16", 3, struct.pack("<h", -500)),
+       kv("u32", 4, struct.pack("<I", 70000)), kv("i32", 5, struct.pack("<i", -70000)),
+       kv("f32", 6, struct.pack("<f", 1.5)), kv("bool", 7, b"\x01"),
+       kv("u64", 10, struct.pack("<Q", 1 << 40)), kv("i64", 11, struct.pack("<q", -(1 << 40))),
+       kv("f64", 12, struct.pack("<d", 2.25)),
+       kv("arr.i32", 9, struct.pack("<IQ", 5, 3) + struct.pack("<3i", 1, -2, 3)),
+       kv("arr.str", 9, struct.pack("<IQ", 8, 2) + s("a") + s("bc"))]
+f32 = struct.pack("<8f", *[i * 0.25 for i in range(8)])
+f16 = struct.pack("<8e", *[i * 0.5 for i in range(8)])
+q8 = struct.pack("<e", 0.1) + bytes(range(32))
+tensors = [("tok_embd.weight", [4, 2], 0, f32), ("norm", [8], 1, f16), ("q", [32], 8, q8),
+           ("i8", [5], 24, b"\1\2\3\4\5")]
+gguf(f"{d}/kv_types.gguf", kvs, tensors)
+gguf(f"{d}/align64_v2.gguf", kvs[:1] + [kv("general.alignment", 4, struct.pack("<I", 64))],
+     tensors[:2], align=64, version=2)
+gguf(f"{d}/no_tensors.gguf", kvs[:3], [])
+# A bigger tensor so --chunk-size splits it into several chunk frames.
+gguf(f"{d}/chunked.gguf", kvs[:1], [("big", [1024], 0, struct.pack("<1024f", *range(1024)))])
+PY
+cp "$T"/kv_types.gguf "$T"/align64_v2.gguf "$T"/no_tensors.gguf "$out/gguf_parse/"
+# Real ggml-written GGUF (tests/conformance fixtures, when built): the header and first KB of data.
+for g in ${MLN_GGUF_FIXTURES:-/nonexistent}/*.gguf; do
+  [ -f "$g" ] && head -c 6144 "$g" >"$out/gguf_parse/real_$(basename "$g" .gguf)_head"
+done
+
+# --- safetensors: metadata, gaps, several dtypes; a sharded index.
+/usr/bin/python3 - "$T" "$out/safetensors_parse" <<'PY'
+import json, struct, sys
+d, o = sys.argv[1], sys.argv[2]
+def write(path, tensors, meta=None, gap=0, tail=b""):
+    hdr, data = ({"__metadata__": meta} if meta else {}), b""
+    for name, dtype, shape, blob in tensors:
+        data += b"\x5a" * gap
+        hdr[name] = {"dtype": dtype, "shape": shape, "data_offsets": [len(data), len(data) + len(blob)]}
+        data += blob
+    text = json.dumps(hdr).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    open(path, "wb").write(struct.pack("<Q", len(text)) + text + data + tail)
+write(f"{o}/meta_gap_tail.safetensors",
+      [("w", "F16", [2, 4], bytes(range(16))), ("b", "BF16", [3], b"abcdef"),
+       ("s", "I64", [], b"12345678"), ("e", "F32", [0], b""), ("x", "F8_E4M3", [2], b"\1\2")],
+      {"format": "pt"}, gap=8, tail=b"TAIL")
+write(f"{o}/plain.safetensors", [("a", "U8", [2], b"ab"), ("c", "BOOL", [1], b"\1")])
+write(f"{d}/model.safetensors", [("w", "F32", [16], struct.pack("<16f", *range(16)))])
+idx = {"metadata": {"total_size": 10}, "weight_map": {"a": "s-1.safetensors", "b": "s-2.safetensors"}}
+open(f"{o}/index.json", "w").write(json.dumps(idx))
+PY
+
+# --- ONNX: python3-onnx's models (tests/conformance/onnx_make_fixtures.py).
+/usr/bin/python3 "$root/tests/conformance/onnx_make_fixtures.py" "$T/onnx"
+for f in $(cd "$T/onnx" && find . -name '*.onnx' | sort); do
+  n=${f#./}; cp "$T/onnx/$f" "$out/onnx_parse/${n//\//_}"
+done
+
+# --- TFLite: small models from JSON through flatc and the schema subset mln reads.
+cat >"$T/m.json" <<'EOF'
+{ "version": 3, "description": "fuzz seed",
+  "subgraphs": [ { "name": "main", "inputs": [0], "outputs": [1],
+    "tensors": [ { "name": "w", "shape": [2, 2], "type": 0, "buffer": 1,
+                   "quantization": { "scale": [0.5], "zero_point": [1] } },
+                 { "name": "out", "shape": [2], "type": 9, "buffer": 2 } ],
+    "operators": [ {} ] } ],
+  "buffers": [ {}, { "data": [0, 0, 128, 63, 0, 0, 0, 64, 0, 0, 64, 64, 0, 0, 128, 64] },
+               { "data": [1, 2] } ],
+  "metadata": [ { "name": "min_runtime_version", "buffer": 2 } ] }
+EOF
+cat >"$T/n.json" <<'EOF'
+{ "version": 3,
+  "subgraphs": [ { "tensors": [ { "name": "sparse", "shape": [4], "type": 9, "buffer": 1,
+                                  "sparsity": { "traversal_order": [0], "block_map": [] } } ] },
+                 { "name": "second", "tensors": [ { "name": "v", "shape": [1], "type": 2,
+                                                    "buffer": 2, "is_variable": true } ] } ],
+  "buffers": [ {}, { "data": [9, 8, 7, 6] }, { "data": [1, 0, 0, 0] }, {} ],
+  "metadata_buffer": [3] }
+EOF
+(cd "$T" && flatc -b "$root/libstream/schema/tflite.fbs" m.json n.json)
+cp "$T/m.bin" "$out/tflite_parse/small.tflite"
+cp "$T/n.bin" "$out/tflite_parse/sparse_two_subgraphs.tflite"
+
+# --- Archives: one model in tar, tar.gz, tar.xz, tar.zst and zip; two members in a tar.
+mkdir -p "$T/a" && cp "$out/gguf_parse/kv_types.gguf" "$T/a/model.gguf"
+echo "readme" >"$T/a/README"
+(cd "$T/a" && tar -b 1 --format=ustar -cf "$out/container/one.tar" model.gguf &&
+  tar -b 1 --format=gnu -cf "$T/two.tar" README model.gguf &&
+  gzip -9nc "$out/container/one.tar" >"$out/container/one.tar.gz" &&
+  xz -c "$out/container/one.tar" >"$out/container/one.tar.xz" &&
+  zstd -q -c "$out/container/one.tar" >"$out/container/one.tar.zst" &&
+  zip -q -X "$out/container/one.zip" model.gguf README)
+cp "$T/two.tar" "$out/container/two.tar"
+
+key="$here/fuzz_key.pem"
+# --- Codec payloads: u32 decoded size, u32 dtype, then the stored bytes (fuzz_entry.h).
+/usr/bin/python3 - "$out" <<'PY'
+import struct, subprocess, sys
+o = sys.argv[1]
+def zstd(b): return subprocess.run(["zstd", "-q", "-c", "-3"], input=b, capture_output=True, check=True).stdout
+raw = struct.pack("<256f", *[i / 64 for i in range(256)])
+def put(target, name, decoded, dtype, stored):
+    open(f"{o}/{target}/{name}", "wb").write(struct.pack("<II", decoded, dtype) + stored)
+put("zstd_decode", "floats", len(raw), 0, zstd(raw))
+put("zstd_decode", "text", 40, 24, zstd(b"mln " * 10))
+put("zstd_decode", "empty", 0, 0, zstd(b""))
+def planes(data, width, rotate, methods, tail=b""):
+    n = len(data) // width
+    ps = [bytes(data[i * width + b] for i in range(n)) for b in range(width)]
+    if rotate:  # the codec stores rotated float bytes; the seed only needs the layout
+        pass
+    head = bytes([1, width, 1 if rotate else 0, 0])
+    table, body = b"", b""
+    for p, m in zip(ps, methods):
+        stored = zstd(p) if m == 1 else p
+        table += bytes([m]) + struct.pack("<Q", len(stored))
+        body += stored
+    return head + table + body + tail
+put("byteplane_decode", "f32_rot", len(raw), 0, planes(raw, 4, True, [1, 1, 0, 1]))
+f16 = struct.pack("<128e", *[i / 8 for i in range(128)])
+put("byteplane_decode", "f16", len(f16) + 1, 1, planes(f16, 2, False, [0, 1], tail=b"\x7f"))
+put("byteplane_decode", "u8", 64, 100, planes(bytes(range(64)), 1, False, [1]))
+PY
+
+# --- Manifests, keys, version state: first byte selects (fuzz_entry.h FuzzManifest).
+printf '\0%s' '{"content_sha256":"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff","created":1700000000,"expires":1900000000,"name":"m","schema":1,"version":7}' >"$out/manifest/manifest"
+printf '\0%s' '{"base_sha256":"ab","content_sha256":"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff","created":1,"name":"p","schema":1,"target_sha256":"cd","version":1}' >"$out/manifest/patch_manifest"
+{ printf '\1'; openssl pkey -in "$key" -pubout; } >"$out/manifest/pubkey"
+{ printf '\2'; cat "$key"; } >"$out/manifest/privkey"
+printf '\3%s' '{"fuzz-model": 3, "other": 18446744073709551615}' >"$out/manifest/state"
+# --- Streams: parsed models, chunked, compressed with each codec, signed.
+mln-parse --chunk-size 1K "$T/chunked.gguf" >"$T/chunked.mlns"
+mln-parse "$out/gguf_parse/kv_types.gguf" >"$T/kv.mlns"
+mln-parse "$out/safetensors_parse/plain.safetensors" >"$T/st.mlns"
+mln-compress --codec zstd <"$T/chunked.mlns" >"$T/zstd.mlns"
+mln-compress --codec byteplane <"$T/chunked.mlns" >"$T/byteplane.mlns"
+for s in chunked kv st zstd byteplane; do cp "$T/$s.mlns" "$out/stream_reader/$s.mlns"; done
+mln-verify --sign "$key" --name fuzz-model --version 5 <"$T/kv.mlns" >"$T/signed.mlns"
+mln-verify --sign "$key" --name fuzz-model --version 5 <"$T/zstd.mlns" >"$T/signed_zstd.mlns"
+cp "$T/signed.mlns" "$out/stream_reader/"
+for s in kv st signed signed_zstd; do cp "$T/$s.mlns" "$out/verify_stream/$s.mlns"; done
+
+echo "seeds written to $out" >&2

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# deb_test.sh BUILD_DIR SOURCE_DIR: `cpack -G DEB` in the build tree makes a package that
+# holds every filter, man page and completion, declares its shared-library dependencies
+# (all installed here, as on Debian 12), and whose extracted binaries work.
+set -euo pipefail
+build=$1 src=$2
+T=$(mktemp -d "${TMPDIR:-/tmp}/mln-deb.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+cpack -G DEB --config "$build/CPackConfig.cmake" -B "$T/out" >"$T/cpack.log" 2>&1 ||
+  fail "cpack: $(cat "$T/cpack.log")"
+debs=("$T"/out/*.deb)
+[ ${#debs[@]} -eq 1 ] && [ -f "${debs[0]}" ] || fail "expected one .deb in $T/out: ${debs[*]}"
+deb=${debs[0]}
+
+# Contents: every built filter, every man page and completion in the source tree (globbed,
+# as the install rules are, so new filters are checked without editing this test).
+dpkg-deb -c "$deb" | awk '{print $NF}' | sed 's|^\./|/|' >"$T/list"
+want=()
+for b in "$build"/filters/mln-*; do [ -f "$b" ] && [ -x "$b" ] && want+=("/usr/bin/${b##*/}"); done
+[ ${#want[@]} -ge 5 ] || fail "fewer than 5 filters built in $build/filters"
+for p in "$src"/man/mln-*.1; do want+=("/usr/share/man/man1/${p##*/}"); done
+for p in "$src"/man/mln-*.5; do want+=("/usr/share/man/man5/${p##*/}"); done
+for c in "$src"/completions/bash/mln-*; do
+  n=${c##*/}
+  want+=("/usr/share/bash-completion/completions/$n" "/usr/share/zsh/vendor-completions/_$n"
+         "/usr/share/fish/vendor_completions.d/$n.fish")
+done
+for w in "${want[@]}"; do grep -qx -- "$w" "$T/list" || fail "$w not in the package"; done
+
+# Control fields; Depends comes from dpkg-shlibdeps and must name libc6 and the libraries
+# the filters link (TBB, zstd, OpenSSL), each installed on this Debian system.
+field() { dpkg-deb -f "$deb" "$1"; }
+[ "$(field Package)" = mln ] || fail "Package: $(field Package)"
+[ -n "$(field Maintainer)" ] || fail "no Maintainer"
+[ -n "$(field Description)" ] || fail "no Description"
+deps=$(field Depends)
+for lib in libc6 libtbb libzstd libssl; do
+  grep -q "$lib" <<<"$deps" || fail "Depends lacks $lib: '$deps'"
+done
+for d in $(tr ',' '\n' <<<"$deps" | sed 's/(.*//; s/|.*//' | tr -d ' '); do
+  dpkg-query -W -f='${Status}' "$d" 2>/dev/null | grep -q "install ok installed" ||
+    fail "dependency $d is not installed here"
+done
+
+# Smoke test of the extracted binaries (they find their libraries on the system).
+dpkg-deb -x "$deb" "$T/root"
+bin=$T/root/usr/bin
+for b in "$bin"/mln-*; do
+  v=$("$b" -V) || fail "${b##*/} -V failed"
+  grep -q "^${b##*/} mln [0-9]" <<<"$v" || fail "${b##*/} -V printed '$v'"
+done
+# A generated safetensors model: header length (u64 LE), JSON padded to 8 bytes, 32 bytes.
+json='{"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},"b":{"dtype":"F16","shape":[4],"data_offsets":[24,32]}}'
+while [ $(( ${#json} % 8 )) -ne 0 ]; do json+=' '; done
+{
+  printf "$(printf '\\%03o' $(( ${#json} & 255 )) $(( ${#json} >> 8 )) 0 0 0 0 0 0)"
+  printf '%s' "$json"
+  head -c 32 /dev/urandom
+} >"$T/m.safetensors"
+"$bin/mln-parse" "$T/m.safetensors" | "$bin/mln-compress" | "$bin/mln-verify" |
+  "$bin/mln-emit" -o "$T/back"
+cmp "$T/m.safetensors" "$T/back" || fail "parse|compress|verify|emit round trip differs"
+"$bin/mln-inspect" "$T/m.safetensors" | grep -q "F32\|f32" || fail "mln-inspect shows no tensor"
+# The installed man page renders.
+page=$T/root/usr/share/man/man1/mln-parse.1
+if command -v mandoc >/dev/null; then
+  mandoc -T utf8 "$page" | grep -q "mln-parse" || fail "$page does not render"
+elif command -v groff >/dev/null; then
+  groff -mandoc -Tutf8 "$page" | grep -q "mln-parse" || fail "$page does not render"
+fi
+echo "ok: $(basename "$deb"), $(stat -c %s "$deb") bytes, Depends: $deps"
