@@ -137,6 +137,7 @@ Result<std::unique_ptr<ModelFile>> ModelFile::Open(ByteSource& src,
       auto f = frames->Next();
       if (!f) return Fail(std::move(f).error().WithFile(m->name_));
       if (!f->has_value()) break;
+      stream::SealFrame(**f);  // the layout checks sizes as sealed frames state them
       MLN_RETURN_IF_ERROR(layout.Put(std::move(**f)));
     }
     MLN_RETURN_IF_ERROR(layout.Finish());

@@ -64,6 +64,10 @@ mln-diff "$T/old.mlnz" - <"$T/f16_ft.gguf" -o "$T/p"
 mln-apply "$T/f16.gguf" "$T/p" -o "$T/new"
 cmp "$T/new" "$T/f16_ft.gguf" || fail "diff from a compressed stream and stdin differs"
 roundtrip "$T/f16.gguf" "$T/f16_ft.gguf" -c 4K -T 1 >/dev/null
+cat "$T/f16_ft.gguf" | mln-diff "$T/f16.gguf" - | mln-apply "$T/f16.gguf" - >"$T/new"
+cmp "$T/new" "$T/f16_ft.gguf" || fail "diff of a model arriving on a pipe differs"
+cat "$T/f16.gguf" | mln-diff - "$T/f16_ft.gguf" | mln-apply "$T/f16.gguf" >"$T/new"
+cmp "$T/new" "$T/f16_ft.gguf" || fail "diff of an old model arriving on a pipe differs"
 
 # --in-place replaces the base, keeping its permission bits; --check writes nothing.
 cp "$T/f16.gguf" "$T/inplace.gguf"
