@@ -97,11 +97,21 @@ Result<std::unique_ptr<Output>> Output::Open(const std::string& path, bool force
     return out;
   }
   out->name_ = path;
-  out->path_ = path;
   struct stat st;
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
     return Fail(Error{Errc::kCantCreate, "is a directory", path});
   }
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    // A device or a FIFO (-o /dev/null, -o /dev/stdout): write to it as it is. Renaming a
+    // temporary file over it would replace the device node itself.
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return Fail(Error{Errc::kCantCreate, "cannot open: " + ErrnoText(), path});
+    out->fd_ = fd;
+    out->device_ = true;
+    out->sink_ = MakeFdSink(fd, path);
+    return out;
+  }
+  out->path_ = path;
   // Same directory as the target, so rename(2) is atomic; hidden so that a crash never
   // leaves something that looks like the real output.
   std::string tmpl = DirName(path) + "/." + BaseName(path) + ".mln-XXXXXX";
@@ -152,6 +162,7 @@ void Output::SetMode(unsigned mode) {
 }
 
 Output::~Output() {
+  if (device_ && fd_ >= 0) ::close(fd_);
   if (!path_.empty()) {
     if (fd_ >= 0) ::close(fd_);
     if (!committed_ && !tmp_path_.empty()) ::unlink(tmp_path_.c_str());

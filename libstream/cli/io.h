@@ -20,7 +20,8 @@ Result<std::unique_ptr<ByteSource>> OpenInput(const std::string& path);
 /// An output that becomes visible only on Commit(). For a path, bytes go to a temporary
 /// file in the same directory, which Commit() fsyncs and renames over the path; destroying
 /// an uncommitted Output removes the temporary, so a failed run leaves what was there. A
-/// SIGINT, SIGTERM or SIGHUP removes it too before the process dies of the signal.
+/// SIGINT, SIGTERM or SIGHUP removes it too before the process dies of the signal. An
+/// existing device or FIFO (/dev/null) is written directly.
 class Output {
  public:
   /// `path` "" or "-" is stdout; with `binary`, a terminal is refused unless `force`.
@@ -43,6 +44,7 @@ class Output {
   std::string path_;      // final path; empty for stdout
   std::string tmp_path_;  // temporary file while not committed
   int fd_ = -1;
+  bool device_ = false;   // an existing device or FIFO, written in place
   int signal_slot_ = -1;  // where a signal handler finds tmp_path_ to remove it
   bool committed_ = false;
   std::unique_ptr<ByteSink> sink_;
