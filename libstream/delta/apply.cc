@@ -329,6 +329,9 @@ Result<ApplyStats> ApplyPatch(const ModelFile& base, ByteSource& patch, ByteSink
   stream::PipelineOptions popts;
   popts.threads = options.threads;
   popts.progress = options.progress;
+  // Each frame in flight holds a piece of output and, briefly, its base range: two per
+  // thread keep both threads busy and memory near 4 pieces per thread.
+  popts.frames_per_thread = 2;
   auto ok = stream::RunFramePipeline(source, sink,
                                      [&](std::vector<Frame>& f) { return apply(f); }, popts);
   if (!ok) return Fail(std::move(ok).error().WithFile(patch.name()));

@@ -10,15 +10,19 @@ namespace {
 // Order-preserving bijection between float bit patterns and unsigned integers: negative
 // values have all bits flipped, positive ones only the sign, so -0 and +0 stay distinct
 // and neighbours differ by one.
+// Branch-free: signs of trained weights are random, so a branch would mispredict half the
+// time.
 template <typename U>
 U Key(U bits) {
-  constexpr U kSign = U(1) << (sizeof(U) * 8 - 1);
-  return (bits & kSign) ? U(~bits) : U(bits | kSign);
+  constexpr unsigned kTop = sizeof(U) * 8 - 1;
+  const U sign_fill = U(0) - U(bits >> kTop);  // all ones for negative values
+  return U(bits ^ (sign_fill | U(U(1) << kTop)));
 }
 template <typename U>
 U Unkey(U key) {
-  constexpr U kSign = U(1) << (sizeof(U) * 8 - 1);
-  return (key & kSign) ? U(key & ~kSign) : U(~key);
+  constexpr unsigned kTop = sizeof(U) * 8 - 1;
+  const U neg_fill = U(U(key >> kTop) - U(1));  // all ones when the key is below the middle
+  return U(key ^ (neg_fill | U(U(1) << kTop)));
 }
 template <typename U>
 U ZigZag(U d) {  // d is a two's complement difference

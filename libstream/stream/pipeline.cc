@@ -55,7 +55,7 @@ Result<void> RunFramePipeline(FrameSource& source, FrameSink& sink,
   unsigned threads = options.threads != 0
                          ? options.threads
                          : static_cast<unsigned>(oneapi::tbb::this_task_arena::max_concurrency());
-  size_t tokens = std::max(2u, threads) * 4;
+  size_t tokens = std::max(2u, threads) * std::max(1u, options.frames_per_thread);
   uint64_t next_index = 0;
   FirstError first_error;
 

@@ -24,6 +24,9 @@ struct PipelineOptions {
   /// Decode each payload to raw bytes and check its checksum (codecs::DecodeFrame) before
   /// the transform sees it.
   bool verify_input = false;
+  /// Frames in flight per thread; fewer bound memory tighter (mln-apply), more smooth out
+  /// uneven stages.
+  unsigned frames_per_thread = 4;
   /// Sees every output frame in the write stage (progress); not owned; null for none.
   FrameObserver* progress = nullptr;
 };
