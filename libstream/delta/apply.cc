@@ -212,6 +212,20 @@ class OpApplier {
         f.payload = std::move(made);
         break;
       }
+      case PatchOp::kSparse: {
+        if (h.base_size != h.out_size) {
+          return Fail(Errc::kBadData, "sparse delta reads " + std::to_string(h.base_size) +
+                                          " base bytes to make " + std::to_string(h.out_size));
+        }
+        MLN_TRY(AlignedBuffer made, ReadBase(h));
+        if (!kernels::ApplySparse(f.payload.data(), f.payload.size(), h.out_size, made.data())) {
+          return Fail(Errc::kBadData, "sparse delta of " + std::to_string(f.payload.size()) +
+                                          " bytes does not fit a range of " +
+                                          std::to_string(h.out_size));
+        }
+        f.payload = std::move(made);
+        break;
+      }
       case PatchOp::kZdelta: {
         MLN_TRY(AlignedBuffer base, ReadBase(h));
         MLN_TRY(f.payload, DecompressWithPrefix(f.payload.span(), base.span(), h.out_size));

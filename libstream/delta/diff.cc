@@ -191,17 +191,20 @@ size_t EstimateStored(std::span<const uint8_t> bytes, uint32_t dtype) {
   return f.payload.size();
 }
 
-// Writes `op`'s payload for `target` against `base` (n bytes each) to `out`.
-void MakeDelta(PatchOp op, const uint8_t* base, const uint8_t* target, size_t n, uint32_t dtype,
-               uint8_t* out) {
+// Writes `op`'s payload for `target` against `base` (n bytes each) to `out`, which holds
+// kernels::SparseBound(n) bytes; returns the payload size.
+size_t MakeDelta(PatchOp op, const uint8_t* base, const uint8_t* target, size_t n,
+                 uint32_t dtype, uint8_t* out) {
+  if (op == PatchOp::kSparse) return kernels::EncodeSparse(base, target, n, out);
   if (op == PatchOp::kFdelta) {
     auto layout = *FloatLayoutOf(dtype);
     kernels::EncodeFloatDelta(base, target, n / layout.width, layout, out);
-    return;
+    return n;
   }
   if (out != target) std::memcpy(out, target, n);
   if (op == PatchOp::kXor) kernels::XorBytes(out, base, n);
   else if (op == PatchOp::kSub) kernels::SubBytes(out, base, n);
+  return n;
 }
 
 // The ops worth trying on a changed tensor of `dtype`, best guess first.
@@ -209,7 +212,7 @@ std::vector<PatchOp> CandidateOps(uint32_t dtype, uint64_t n) {
   auto layout = FloatLayoutOf(dtype);
   if (layout && n % layout->width == 0) return {PatchOp::kFdelta, PatchOp::kXor, PatchOp::kSub};
   if (IsFloat(dtype)) return {PatchOp::kXor, PatchOp::kSub};
-  return {PatchOp::kSub, PatchOp::kXor};
+  return {PatchOp::kSub, PatchOp::kSparse, PatchOp::kXor};
 }
 
 // The parallel stage: turns one planned frame of the new file into its op.
@@ -266,10 +269,11 @@ class OpMaker {
     std::span<const uint8_t> target_sample = f.payload.span().subspan(start, sample);
     PatchOp best = PatchOp::kReplace;
     size_t best_size = EstimateStored(target_sample, h.dtype);
-    AlignedBuffer trial(sample);
+    AlignedBuffer trial(kernels::SparseBound(sample));
     for (PatchOp op : CandidateOps(h.dtype, n)) {
-      MakeDelta(op, base.data() + start, target_sample.data(), sample, h.dtype, trial.data());
-      size_t size = EstimateStored(trial.span(), h.dtype);
+      size_t made =
+          MakeDelta(op, base.data() + start, target_sample.data(), sample, h.dtype, trial.data());
+      size_t size = EstimateStored(trial.span().first(made), h.dtype);
       if (size < best_size) {
         best_size = size;
         best = op;
@@ -279,9 +283,9 @@ class OpMaker {
     if (best == PatchOp::kReplace) {
       h.base_size = 0;
       h.base_checksum = 0;
-    } else if (best == PatchOp::kFdelta) {
-      AlignedBuffer delta(n);
-      MakeDelta(best, base.data(), f.payload.data(), n, h.dtype, delta.data());
+    } else if (best == PatchOp::kFdelta || best == PatchOp::kSparse) {
+      AlignedBuffer delta(kernels::SparseBound(n));
+      delta.Resize(MakeDelta(best, base.data(), f.payload.data(), n, h.dtype, delta.data()));
       f.payload = std::move(delta);
     } else {
       MakeDelta(best, base.data(), f.payload.data(), n, h.dtype, f.payload.data());

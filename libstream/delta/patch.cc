@@ -14,6 +14,7 @@ std::string OpName(uint8_t op) {
     case PatchOp::kDelete: return "delete";
     case PatchOp::kZdelta: return "zdelta";
     case PatchOp::kFdelta: return "fdelta";
+    case PatchOp::kSparse: return "sparse";
   }
   return "op" + std::to_string(op);
 }

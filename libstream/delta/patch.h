@@ -27,8 +27,9 @@ enum class PatchOp : uint8_t {
   kDelete = 5,   ///< a base tensor the new file drops; makes no bytes
   kZdelta = 6,   ///< new = zstd frame decoded with the base range as its prefix (non-tensor bytes)
   kFdelta = 7,   ///< new = base moved by ulps (F16, BF16, F32): kernels/float_delta.h
+  kSparse = 8,   ///< new = base + sparse byte-wise delta: kernels/delta.h EncodeSparse
 };
-inline constexpr size_t kOpCount = 8;
+inline constexpr size_t kOpCount = 9;
 
 /// The float layout of `dtype` for kFdelta, or nullopt when it has none.
 std::optional<kernels::FloatLayout> FloatLayoutOf(uint32_t dtype);

@@ -18,6 +18,19 @@ void SubBytes(uint8_t* inout, const uint8_t* base, size_t n);
 /// inout[i] += base[i] (mod 256): turns a delta back into new bytes.
 void AddBytes(uint8_t* inout, const uint8_t* base, size_t n);
 
+/// Sparse byte-wise delta, for re-quantized blocks where most bytes stay and the others
+/// move by one: a bitmap of the bytes that differ (bit i%8 of byte i/8), then target - base
+/// (mod 256) of each of them in order. zstd codes this far below the 1 bit per byte its
+/// Huffman stage needs for a dense delta that is mostly zeros. Scalar: the bitmap walk is
+/// branchy and the work is a fraction of the entropy stage's.
+/// Writes at most SparseBound(n) bytes to `out` and returns how many.
+size_t EncodeSparse(const uint8_t* base, const uint8_t* target, size_t n, uint8_t* out);
+inline size_t SparseBound(size_t n) { return (n + 7) / 8 + n; }
+/// Makes `n` target bytes in `inout` (which holds the base bytes) from an EncodeSparse
+/// payload; false when the payload does not fit `n` (a bit count that disagrees with its
+/// size, or bits past n).
+bool ApplySparse(const uint8_t* payload, size_t size, size_t n, uint8_t* inout);
+
 namespace ref {
 void XorBytes(uint8_t* inout, const uint8_t* other, size_t n);
 void SubBytes(uint8_t* inout, const uint8_t* base, size_t n);

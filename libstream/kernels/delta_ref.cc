@@ -1,5 +1,46 @@
 #include "libstream/kernels/delta.h"
 
+#include <bit>
+
+namespace mln::kernels {
+
+size_t EncodeSparse(const uint8_t* base, const uint8_t* target, size_t n, uint8_t* out) {
+  size_t bitmap = (n + 7) / 8;
+  uint8_t* values = out + bitmap;
+  size_t count = 0;
+  for (size_t i = 0; i < bitmap; ++i) {
+    uint8_t bits = 0;
+    for (size_t b = 0; b < 8 && i * 8 + b < n; ++b) {
+      uint8_t d = static_cast<uint8_t>(target[i * 8 + b] - base[i * 8 + b]);
+      if (d != 0) {
+        bits |= static_cast<uint8_t>(1u << b);
+        values[count++] = d;
+      }
+    }
+    out[i] = bits;
+  }
+  return bitmap + count;
+}
+
+bool ApplySparse(const uint8_t* payload, size_t size, size_t n, uint8_t* inout) {
+  size_t bitmap = (n + 7) / 8;
+  if (size < bitmap) return false;
+  size_t count = 0;
+  for (size_t i = 0; i < bitmap; ++i) count += static_cast<size_t>(std::popcount(payload[i]));
+  if (count != size - bitmap) return false;
+  if (n % 8 != 0 && (payload[bitmap - 1] >> (n % 8)) != 0) return false;
+  const uint8_t* values = payload + bitmap;
+  for (size_t i = 0; i < bitmap; ++i) {
+    for (unsigned bits = payload[i]; bits != 0; bits &= bits - 1) {
+      size_t at = i * 8 + static_cast<size_t>(std::countr_zero(bits));
+      inout[at] = static_cast<uint8_t>(inout[at] + *values++);
+    }
+  }
+  return true;
+}
+
+}  // namespace mln::kernels
+
 namespace mln::kernels::ref {
 
 void XorBytes(uint8_t* inout, const uint8_t* other, size_t n) {
