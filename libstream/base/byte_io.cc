@@ -55,6 +55,32 @@ class FdSource final : public ByteSource {
   std::optional<uint64_t> size_;
 };
 
+class PreadSource final : public ByteSource {
+ public:
+  PreadSource(int fd, std::string name, uint64_t size)
+      : ByteSource(std::move(name)), fd_(fd), size_(size) {}
+  std::optional<uint64_t> size() const override { return size_; }
+  int fd() const override { return fd_; }
+
+ protected:
+  Result<size_t> ReadRaw(void* dst, size_t n) override {
+    for (;;) {
+      ssize_t r = ::pread(fd_, dst, n, static_cast<off_t>(offset_));
+      if (r >= 0) {
+        offset_ += static_cast<uint64_t>(r);
+        return static_cast<size_t>(r);
+      }
+      if (errno == EINTR) continue;
+      return Fail(Errc::kIo, std::string("read failed: ") + std::strerror(errno));
+    }
+  }
+
+ private:
+  int fd_;
+  uint64_t size_;
+  uint64_t offset_ = 0;
+};
+
 class MemorySource final : public ByteSource {
  public:
   MemorySource(std::span<const uint8_t> data, std::string name)
@@ -233,6 +259,10 @@ Result<void> ByteSink::Flush() {
 std::unique_ptr<ByteSource> MakeFdSource(int fd, std::string name, bool owned) {
   return std::make_unique<FdSource>(fd, std::move(name), owned);
 }
+std::unique_ptr<ByteSource> MakePreadSource(int fd, std::string name, uint64_t size) {
+  return std::make_unique<PreadSource>(fd, std::move(name), size);
+}
+
 std::unique_ptr<ByteSource> MakeMemorySource(std::span<const uint8_t> data, std::string name) {
   return std::make_unique<MemorySource>(data, std::move(name));
 }

@@ -58,6 +58,10 @@ class ByteSource {
 
 /// Reads a file descriptor; owns it when `owned`.
 std::unique_ptr<ByteSource> MakeFdSource(int fd, std::string name, bool owned);
+/// Reads a regular file with pread from offset 0, with an offset of its own: readers of the
+/// same descriptor (a ByteSource that has buffered bytes, threads reading ranges) never
+/// disturb each other. Does not own `fd`.
+std::unique_ptr<ByteSource> MakePreadSource(int fd, std::string name, uint64_t size);
 /// Reads a span the caller keeps alive.
 std::unique_ptr<ByteSource> MakeMemorySource(std::span<const uint8_t> data, std::string name);
 

@@ -373,6 +373,7 @@ class PatchSink final : public stream::FrameSink {
 
  private:
   struct Run {
+    Run() {}  // clang wants it declared for optional<Run>::emplace() of a nested class
     FrameHeader h;
     crypto::Xxh3Hasher whole;
     std::optional<crypto::Xxh3Hasher> piece;

@@ -16,34 +16,6 @@
 namespace mln::delta {
 namespace {
 
-// A forward reader with its own offset over a shared descriptor (pread), so the planner,
-// the digest thread and the base reads of a diff never disturb each other.
-class PreadSource final : public ByteSource {
- public:
-  PreadSource(int fd, std::string name, uint64_t size)
-      : ByteSource(std::move(name)), fd_(fd), size_(size) {}
-  std::optional<uint64_t> size() const override { return size_; }
-  int fd() const override { return fd_; }
-
- protected:
-  Result<size_t> ReadRaw(void* dst, size_t n) override {
-    for (;;) {
-      ssize_t r = ::pread(fd_, dst, n, static_cast<off_t>(offset_));
-      if (r >= 0) {
-        offset_ += static_cast<uint64_t>(r);
-        return static_cast<size_t>(r);
-      }
-      if (errno == EINTR) continue;
-      return Fail(Errc::kIo, std::string("read failed: ") + std::strerror(errno));
-    }
-  }
-
- private:
-  int fd_;
-  uint64_t size_;
-  uint64_t offset_ = 0;
-};
-
 Result<int> MakeTempFile(const std::string& for_name) {
   const char* dir = std::getenv("TMPDIR");
   std::string d = dir && *dir ? dir : "/tmp";
@@ -94,7 +66,7 @@ ModelFile::~ModelFile() {
 }
 
 std::unique_ptr<ByteSource> ModelFile::Reader() const {
-  return std::make_unique<PreadSource>(fd_, name_, size_);
+  return MakePreadSource(fd_, name_, size_);
 }
 
 Result<std::unique_ptr<ModelFile>> ModelFile::Open(ByteSource& src,
@@ -128,7 +100,7 @@ Result<std::unique_ptr<ModelFile>> ModelFile::Open(ByteSource& src,
     std::unique_ptr<ByteSource> again;
     ByteSource* in = &src;
     if (IsRegular(src.fd())) {
-      again = std::make_unique<PreadSource>(src.fd(), src.name(), src.size().value_or(0));
+      again = MakePreadSource(src.fd(), src.name(), src.size().value_or(0));
       in = again.get();
     }
     MLN_TRY(auto frames, formats::OpenModel(*in, "", options));

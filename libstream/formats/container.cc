@@ -28,33 +28,6 @@ void SupportFilters(archive* a) {
   archive_read_support_format_zip(a);
 }
 
-// Reads a regular file by pread from offset 0, leaving the caller's ByteSource (which may
-// already have buffered the first bytes) untouched: the listing pass of ParseArchiveMember.
-class PreadSource final : public ByteSource {
- public:
-  PreadSource(int fd, std::string name, uint64_t size)
-      : ByteSource(std::move(name)), fd_(fd), size_(size) {}
-  std::optional<uint64_t> size() const override { return size_; }
-
- protected:
-  Result<size_t> ReadRaw(void* dst, size_t n) override {
-    for (;;) {
-      ssize_t r = ::pread(fd_, dst, n, static_cast<off_t>(off_));
-      if (r >= 0) {
-        off_ += static_cast<uint64_t>(r);
-        return static_cast<size_t>(r);
-      }
-      if (errno == EINTR) continue;
-      return Fail(Errc::kIo, std::string("read failed: ") + std::strerror(errno));
-    }
-  }
-
- private:
-  int fd_;
-  uint64_t size_;
-  uint64_t off_ = 0;
-};
-
 // One libarchive reader over a ByteSource, with errors turned into Error values.
 class ArchiveReader {
  public:
@@ -338,8 +311,9 @@ Result<std::unique_ptr<stream::FrameSource>> ParseArchiveMember(ByteSource& src,
   if (want.empty()) {
     struct stat st;
     if (src.fd() >= 0 && fstat(src.fd(), &st) == 0 && S_ISREG(st.st_mode)) {
-      PreadSource again(src.fd(), src.name(), static_cast<uint64_t>(st.st_size));
-      MLN_TRY(auto members, ListArchive(again));
+      // A reader of its own from offset 0: `src` may already have buffered the first bytes.
+      auto again = MakePreadSource(src.fd(), src.name(), static_cast<uint64_t>(st.st_size));
+      MLN_TRY(auto members, ListArchive(*again));
       std::vector<ArchiveMember> models;
       for (const auto& m : members) {
         const FormatHandler* f = FindFormat(m.format);

@@ -27,9 +27,11 @@ void TestDeltasMatchReferenceAndInvert() {
       std::vector<uint8_t> want(a.begin() + 1, a.end()), got = a;
       c.ref(want.data(), b.data() + 1, n);
       c.simd(got.data() + 1, b.data() + 1, n);
+      if (n == 0) continue;  // memcmp of an empty vector's null data() is undefined
       ASSERT_EQ(0, std::memcmp(want.data(), got.data() + 1, n)) << c.name << " n " << n;
     }
     // sub then add, and xor twice, give the input back.
+    if (n == 0) continue;
     std::vector<uint8_t> t(a.begin() + 1, a.end());
     SubBytes(t.data(), b.data() + 1, n);
     AddBytes(t.data(), b.data() + 1, n);
