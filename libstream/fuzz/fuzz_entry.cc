@@ -100,7 +100,9 @@ void ReadAllFrames(std::span<const uint8_t> bytes, bool verify_digest) {
 // Sets the trailer's digest to the SHA-256 of everything before it, re-encoding the trailer
 // (its header length may change; it is the last frame, so nothing after it moves).
 void FixTrailerDigest(std::vector<uint8_t>& bytes, size_t trailer_at, size_t header_len) {
-  std::span<const uint8_t> fb(bytes.data() + trailer_at + kFramePrefixSize, header_len);
+  // A copy: DecodeHeader, like the Reader, needs the FlatBuffer at an aligned address.
+  std::vector<uint8_t> fb(bytes.begin() + trailer_at + kFramePrefixSize,
+                          bytes.begin() + trailer_at + kFramePrefixSize + header_len);
   auto header = stream::internal::DecodeHeader(fb);
   if (!header || !header->Is(stream::FrameKind::kTrailer)) return;
   crypto::Sha256 sha;
@@ -116,10 +118,11 @@ void FixTrailerDigest(std::vector<uint8_t>& bytes, size_t trailer_at, size_t hea
   StoreLE<uint64_t>(prefix + 8, 0);
   bytes.insert(bytes.end(), enc.begin(), enc.end());
   bytes.insert(bytes.end(), tail.begin(), tail.end());
+  prefix = bytes.data() + trailer_at;  // insert() may have moved the bytes
   crypto::Xxh3Hasher check;
   check.Update(prefix, 16);
   check.Update(enc.data(), enc.size());
-  StoreLE<uint64_t>(bytes.data() + trailer_at + 16, check.Digest());
+  StoreLE<uint64_t>(prefix + 16, check.Digest());
 }
 
 // As FixFrameHeaderChecksums; also fixes the trailer digest when `fix_trailer`.

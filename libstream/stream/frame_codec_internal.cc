@@ -1,5 +1,7 @@
 #include "libstream/stream/frame_codec_internal.h"
 
+#include "libstream/base/endian.h"
+
 #include "mln_frame_generated.h"
 
 namespace mln::stream::internal {
@@ -58,7 +60,14 @@ Result<FrameHeader> DecodeHeader(std::span<const uint8_t> bytes) {
   h.kind = f->kind();
   if (f->name()) h.name = f->name()->str();
   h.dtype = f->dtype();
-  if (f->shape()) h.shape.assign(f->shape()->begin(), f->shape()->end());
+  if (const auto* shape = f->shape()) {
+    // Element by element: FlatBuffers 2.0.8's Verifier aligns a vector's length but not its
+    // 8-byte elements, and a hostile header misaligns them (UBSan, found by fuzzing).
+    h.shape.resize(shape->size());
+    for (size_t i = 0; i < h.shape.size(); ++i) {
+      h.shape[i] = LoadLE<int64_t>(shape->Data() + i * sizeof(int64_t));
+    }
+  }
   h.file_offset = f->file_offset();
   h.tensor_offset = f->tensor_offset();
   h.tensor_bytes = f->tensor_bytes();
