@@ -112,6 +112,13 @@ int Main(int argc, char** argv) {
   mln::verify::TrustPolicy policy;
   std::optional<mln::verify::VersionState> state;
   if (!args.pubkeys.empty()) {
+    if (!args.check && !args.in_place && mln::cli::IsStdio(args.common.output)) {
+      // Signatures come at the end of a patch: bytes on stdout would leave before them.
+      return mln::cli::ReportAndExitCode(
+          kProg, mln::Fail(mln::Errc::kUsage,
+                           "--pubkey needs -o FILE, --in-place or --check, so that nothing is "
+                           "released before the signatures are checked"));
+    }
     if (args.threshold == 0 || args.threshold > args.pubkeys.size()) {
       return mln::cli::ReportAndExitCode(
           kProg, mln::Fail(mln::Errc::kUsage, "--threshold needs 1 to " +

@@ -48,3 +48,6 @@ printf 'X' | dd of="$T/bad" bs=1 seek=3000 conv=notrunc status=none
 expect_exit 65 mln-apply --pubkey "$T/pub.pem" --state "$st" --allow-downgrade "$T/v2.gguf" "$T/bad" -o "$T/x"
 grep -q '"m": 3' "$st" || fail "a failed apply changed the state"
 expect_exit 64 mln-apply --state "$st" "$T/v1.gguf" "$T/p12" -o "$T/x"
+# Signatures are checked at the end of the patch: nothing may reach stdout before that.
+expect_exit 64 mln-apply --pubkey "$T/pub.pem" "$T/v1.gguf" "$T/p12"
+expect_err 'nothing is released before the signatures are checked'
