@@ -124,11 +124,9 @@ int Main(int argc, char** argv) {
           kProg, mln::Fail(mln::Errc::kUsage, "--threshold needs 1 to " +
                                                   std::to_string(args.pubkeys.size())));
     }
-    for (const std::string& path : args.pubkeys) {
-      auto key = mln::crypto::PublicKey::LoadPem(path);
-      if (!key) return mln::cli::ReportAndExitCode(kProg, mln::Fail(key.error()));
-      policy.trusted.push_back(std::move(*key));
-    }
+    auto keys = mln::crypto::PublicKey::LoadPems(args.pubkeys);
+    if (!keys) return mln::cli::ReportAndExitCode(kProg, mln::Fail(keys.error()));
+    policy.trusted = std::move(*keys);
     policy.threshold = args.threshold;
     if (!args.name.empty()) policy.name = args.name;
     if (args.min_version != 0) policy.min_version = args.min_version;

@@ -145,11 +145,9 @@ int RunSign(const VerifyArgs& a, int64_t now) {
 
 int RunVerify(const VerifyArgs& a, int64_t now) {
   mln::verify::TrustPolicy policy;
-  for (const std::string& path : a.pubkeys) {
-    auto key = mln::crypto::PublicKey::LoadPem(path);
-    if (!key) return mln::cli::ReportAndExitCode(kProg, mln::Fail(key.error()));
-    policy.trusted.push_back(std::move(*key));
-  }
+  auto keys = mln::crypto::PublicKey::LoadPems(a.pubkeys);
+  if (!keys) return mln::cli::ReportAndExitCode(kProg, mln::Fail(keys.error()));
+  policy.trusted = std::move(*keys);
   policy.threshold = a.threshold;
   if (a.Given("name")) policy.name = a.name;
   if (a.Given("min-version")) policy.min_version = a.min_version;

@@ -169,6 +169,15 @@ Result<PrivateKey> PrivateKey::FromPem(std::string_view pem, const std::string& 
   return k;
 }
 
+Result<std::vector<PublicKey>> PublicKey::LoadPems(const std::vector<std::string>& paths) {
+  std::vector<PublicKey> keys;
+  for (const std::string& path : paths) {
+    MLN_TRY(PublicKey key, LoadPem(path));
+    keys.push_back(std::move(key));
+  }
+  return keys;
+}
+
 Result<PrivateKey> PrivateKey::LoadPem(const std::string& path) {
   MLN_TRY(std::string text, ReadKeyFile(path));
   return FromPem(text, path);

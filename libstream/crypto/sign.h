@@ -8,6 +8,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "libstream/base/status.h"
@@ -32,6 +33,8 @@ class PublicKey {
   static Result<PublicKey> FromPem(std::string_view pem, const std::string& name);
   /// Reads and parses a PEM file: Errc::kNoInput when it cannot be read, else as FromPem.
   static Result<PublicKey> LoadPem(const std::string& path);
+  /// Loads each of `paths` (--pubkey, repeatable); the first failure names its file.
+  static Result<std::vector<PublicKey>> LoadPems(const std::vector<std::string>& paths);
   /// A key from its 32 raw bytes (RFC 8032 encoding).
   static Result<PublicKey> FromRaw(std::span<const uint8_t> raw);
 
