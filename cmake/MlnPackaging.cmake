@@ -1,5 +1,6 @@
 # CPack: `cpack -G DEB` in the build tree makes a Debian package of what `cmake --install`
-# puts in place (bin/mln-*, share/man/man1 and man5, the bash, zsh and fish completions).
+# puts in place (bin/mln-*, gzipped man pages in share/man/man1 and man5, the bash, zsh and
+# fish completions, share/doc/mln/copyright and changelog.Debian.gz).
 # Its Depends line is computed by dpkg-shlibdeps from the linked libraries (dpkg-dev),
 # so it names exactly the Debian 12 packages the binaries load.
 set(CPACK_PACKAGE_NAME mln)
@@ -22,4 +23,22 @@ set(CPACK_DEBIAN_PACKAGE_SECTION utils)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "bash-completion")
+
+# What Debian policy (12.5, 12.7) asks of every binary package: a machine-readable copyright
+# file and a changelog.Debian.gz in /usr/share/doc/PACKAGE. The changelog is one entry for
+# this version, dated at configure time (SOURCE_DATE_EPOCH fixes the date when set).
+include(GNUInstallDirs)
+set(MLN_DOC_DIR ${CMAKE_INSTALL_DATAROOTDIR}/doc/${CPACK_PACKAGE_NAME})
+string(TIMESTAMP MLN_CHANGELOG_DATE "%a, %d %b %Y %H:%M:%S +0000" UTC)
+configure_file(${CMAKE_CURRENT_LIST_DIR}/debian/changelog.in
+               ${CMAKE_BINARY_DIR}/debian/changelog.Debian @ONLY)
+find_program(MLN_GZIP gzip REQUIRED)
+# -n: no name or timestamp in the gzip header, so the same input gives the same bytes.
+add_custom_command(OUTPUT ${CMAKE_BINARY_DIR}/debian/changelog.Debian.gz
+  COMMAND ${MLN_GZIP} -9nkf ${CMAKE_BINARY_DIR}/debian/changelog.Debian
+  DEPENDS ${CMAKE_BINARY_DIR}/debian/changelog.Debian VERBATIM)
+add_custom_target(mln_deb_docs ALL DEPENDS ${CMAKE_BINARY_DIR}/debian/changelog.Debian.gz)
+install(FILES ${CMAKE_CURRENT_LIST_DIR}/debian/copyright
+              ${CMAKE_BINARY_DIR}/debian/changelog.Debian.gz
+        DESTINATION ${MLN_DOC_DIR})
 include(CPack)

@@ -4,6 +4,7 @@
 #include "libstream/cli/exit.h"
 #include "libstream/cli/io.h"
 #include "libstream/cli/options.h"
+#include "libstream/cli/progress.h"
 #include "libstream/cli/run.h"
 #include "libstream/delta/diff.h"
 #include "libstream/delta/patch.h"
@@ -77,7 +78,10 @@ int Main(int argc, char** argv) {
   auto out = mln::cli::Output::Open(args.common.output, args.common.force);
   if (!out) return mln::cli::ReportAndExitCode(kProg, mln::Fail(out.error()));
 
+  mln::cli::Progress progress(kProg, args.common);
+  options.progress = progress.observer();
   auto stats = mln::delta::DiffModels(**old_in, **new_in, (*out)->sink(), options);
+  progress.Finish();
   mln::Result<void> done = stats ? (*out)->Commit() : mln::Fail(stats.error());
   if (done && args.common.verbose && !args.common.quiet) {
     PrintSummary((*old_in)->name(), (*new_in)->name(), *stats);

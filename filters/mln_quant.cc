@@ -7,6 +7,7 @@
 #include "libstream/cli/exit.h"
 #include "libstream/cli/io.h"
 #include "libstream/cli/options.h"
+#include "libstream/cli/progress.h"
 #include "libstream/cli/run.h"
 #include "libstream/quant/quant.h"
 
@@ -55,7 +56,7 @@ mln::Result<mln::quant::QuantOptions> Validate(const QuantArgs& a) {
     if (!f) return mln::Fail(mln::Error{Errc::kNoInput, "cannot read the type map", a.type_map});
     std::stringstream text;
     text << f.rdbuf();
-    auto rules = mln::quant::ParseTypeMap(text.str(), pack);
+    auto rules = mln::quant::ParseTypeMap(text.str(), pack, a.type_map);
     if (!rules) return mln::Fail(std::move(rules).error().WithFile(a.type_map));
     o.type_map = std::move(*rules);
   }
@@ -93,7 +94,8 @@ int Main(int argc, char** argv) {
       ->allow_extra_args(false);
   app.add_option("--exclude", args.exclude, "Never convert tensors matching this glob (repeatable)")
       ->allow_extra_args(false);
-  app.add_option("--type-map", args.type_map, "File of 'PATTERN TYPE' lines; first match wins");
+  app.add_option("--type-map", args.type_map,
+                 "File of 'GLOB TYPE' lines (TYPE: a -t type or keep); first match wins over -t");
   app.add_flag("--strict", args.strict, "Fail when a selected tensor's rows do not fit the block");
   app.add_flag("--allow-nonfinite", args.allow_nonfinite, "Quantize NaN/Inf weights instead of failing");
   app.add_option("--report", args.report, "Write the per-tensor quality report (JSON) to FILE");
@@ -102,8 +104,15 @@ int Main(int argc, char** argv) {
 
   auto options = Validate(args);
   if (!options) return mln::cli::ReportAndExitCode(kProg, mln::Fail(options.error()));
+  mln::cli::Progress progress(kProg, args.common);
+  options->progress = progress.observer();
   if (args.common.verbose > 0 && !args.common.quiet) {
-    options->note = [](const std::string& line) { std::fprintf(stderr, "%s: %s\n", kProg, line.c_str()); };
+    // Notes and progress both come from the reading stage: erase the line before a note,
+    // the next frame draws it again below.
+    options->note = [&progress](const std::string& line) {
+      progress.Finish();
+      std::fprintf(stderr, "%s: %s\n", kProg, line.c_str());
+    };
   }
   auto threads = mln::cli::LimitThreads(args.common.threads);
   auto in = mln::cli::OpenInput(args.input);
@@ -112,6 +121,7 @@ int Main(int argc, char** argv) {
   if (!out) return mln::cli::ReportAndExitCode(kProg, mln::Fail(out.error()));
 
   auto stats = mln::quant::QuantizeStream(**in, (*out)->sink(), *options);
+  progress.Finish();
   mln::Result<void> done = stats ? (*out)->Commit() : mln::Fail(stats.error());
   if (done && !args.report.empty()) {
     auto report = mln::cli::Output::Open(args.report, true, false);

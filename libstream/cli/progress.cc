@@ -132,6 +132,13 @@ void Progress::OnFrame(const stream::FrameHeader& h) {
   } else if (h.Is(stream::FrameKind::kBytes) || h.Is(stream::FrameKind::kTensor)) {
     done_ += h.decoded_size;
     if (h.Is(stream::FrameKind::kTensor) && h.name != name_) name_ = h.name;
+  } else if (h.Is(stream::FrameKind::kPatch) && h.file_size != 0) {
+    // patch.begin names the new file's size; patch.end carries none and changes nothing.
+    total_ += h.file_size;
+  } else if (h.Is(stream::FrameKind::kDelta)) {
+    // A patch op makes out_size bytes of the new model, whatever its payload holds.
+    done_ += h.out_size;
+    if (h.name != name_) name_ = h.name;
   }
   if (throttle_.Due(now)) Draw(now);
 }

@@ -54,8 +54,9 @@ class Throttle {
 bool ProgressEnabled(ProgressMode mode, bool quiet, int fd);
 
 /// Progress fed by a pipeline (PipelineOptions::progress): done counts the decoded payload
-/// bytes of kBytes and kTensor frames, total the file sizes of kSource frames (0 when a
-/// parser read a pipe). OnFrame runs in the pipeline's serial write stage only.
+/// bytes of kBytes and kTensor frames and the out_size of kDelta frames (the new model's
+/// bytes a patch op makes), total the file sizes of kSource frames (0 when a parser read a
+/// pipe) and of the patch.begin kPatch frame. OnFrame runs in one serial pipeline stage only.
 class Progress final : public stream::FrameObserver {
  public:
   /// Draws on stderr when ProgressEnabled(args.progress, args.quiet, STDERR_FILENO).

@@ -555,6 +555,7 @@ Result<DiffStats> DiffModels(ByteSource& base_src, ByteSource& target_src, ByteS
   PatchSink sink(writer, options.parse.chunk_size, stats, tail);
   stream::PipelineOptions popts;
   popts.threads = options.threads;
+  popts.progress = options.progress;
   auto ok = stream::RunFramePipeline(planner, sink,
                                      [&](std::vector<Frame>& f) { return make_op(f); }, popts);
   if (!ok) return Fail(std::move(ok).error().WithFile(target->name()));

@@ -23,6 +23,9 @@ struct DiffOptions {
   int bytes_level = 19;
   /// How far around a non-tensor range's old position its delta looks for matches.
   uint64_t bytes_window = 8ull << 20;
+  /// Sees every op frame (and patch.begin) as it is written, in order (progress: bytes of
+  /// the new model covered so far); not owned; null for none.
+  stream::FrameObserver* progress = nullptr;
 };
 
 struct OpTotals {

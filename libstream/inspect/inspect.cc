@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include "libstream/codecs/codec.h"
@@ -216,6 +217,26 @@ std::string RenderPatchTable(const Report& r) {
   return out;
 }
 
+// llama.cpp's gguf-split marks every shard with split.no (u16, counted from 0),
+// split.count (u16) and split.tensors.count (i32, tensors of the whole model); values are
+// the KVs' JSON text. "" when the file is not a shard.
+std::string SplitLine(const formats::GgufHeader& g, size_t tensors) {
+  std::string no, count, total;
+  for (const auto& kv : g.kvs) {
+    if (kv.key == "split.no") no = kv.json;
+    if (kv.key == "split.count") count = kv.json;
+    if (kv.key == "split.tensors.count") total = kv.json;
+  }
+  if (no.empty() || count.empty()) return "";
+  char* end = nullptr;
+  unsigned long long n = std::strtoull(no.c_str(), &end, 10);
+  if (*end != '\0') return "";
+  std::string line = "  split         shard " + std::to_string(n + 1) + " of " + count +
+                     " (split.no " + no + "), " + std::to_string(tensors) + " tensors here";
+  if (!total.empty()) line += " of " + total;
+  return line + "\n";
+}
+
 }  // namespace
 
 std::string RenderTable(const Report& r, bool verbose) {
@@ -248,6 +269,7 @@ std::string RenderTable(const Report& r, bool verbose) {
     const auto& g = *r.gguf;
     out += Printf("  gguf          version %u, alignment %u, %zu metadata keys, data at 0x%" PRIx64 "\n",
                   g.version, g.alignment, g.kvs.size(), g.data_offset);
+    out += SplitLine(g, r.tensors.size());
     out += "\nmetadata:\n";
     for (const auto& kv : g.kvs) {
       std::string type = formats::GgufTypeName(kv.type);

@@ -151,7 +151,8 @@ std::string TargetName(const Target& t) {
   return t.ternary ? "ternary/" + n : n;
 }
 
-Result<std::vector<TypeRule>> ParseTypeMap(std::string_view text, uint32_t ternary_pack) {
+Result<std::vector<TypeRule>> ParseTypeMap(std::string_view text, uint32_t ternary_pack,
+                                           std::string_view source) {
   std::vector<TypeRule> rules;
   size_t line_no = 0;
   while (!text.empty()) {
@@ -180,39 +181,60 @@ Result<std::vector<TypeRule>> ParseTypeMap(std::string_view text, uint32_t terna
       return Fail(Errc::kUsage, "type map line " + std::to_string(line_no) + ": " +
                                     target.error().message);
     }
-    rules.push_back({words[0], *target});
+    rules.push_back({words[0], *target, std::string(source), line_no});
   }
   return rules;
 }
 
-uint32_t LlamaFileType(const Target& t) {
-  // LLAMA_FTYPE_* in llama.cpp's include/llama.h.
-  switch (static_cast<Dtype>(t.dtype)) {
-    case Dtype::kF32: return 0;    // ALL_F32
-    case Dtype::kF16: return 1;    // MOSTLY_F16
-    case Dtype::kQ4_0: return 2;   // MOSTLY_Q4_0
-    case Dtype::kQ8_0: return 7;   // MOSTLY_Q8_0
-    case Dtype::kQ4_K: return 15;  // MOSTLY_Q4_K_M, what `llama-quantize --pure ... Q4_K_M` writes
-    case Dtype::kTQ1_0: return 36; // MOSTLY_TQ1_0
-    case Dtype::kTQ2_0: return 37; // MOSTLY_TQ2_0
+uint32_t LlamaFileType(uint32_t dtype) {
+  // LLAMA_FTYPE_* in llama.cpp's include/llama.h, for a ggml type as llama.cpp's model
+  // loader maps the commonest tensor type when a file has no general.file_type: a K-quant
+  // becomes its _M recipe. Types the loader does not list give ALL_F32, as there.
+  switch (static_cast<Dtype>(dtype)) {
+    case Dtype::kF32: return 0;      // ALL_F32
+    case Dtype::kF16: return 1;      // MOSTLY_F16
+    case Dtype::kQ4_0: return 2;     // MOSTLY_Q4_0
+    case Dtype::kQ4_1: return 3;     // MOSTLY_Q4_1
+    case Dtype::kQ8_0: return 7;     // MOSTLY_Q8_0
+    case Dtype::kQ5_0: return 8;     // MOSTLY_Q5_0
+    case Dtype::kQ5_1: return 9;     // MOSTLY_Q5_1
+    case Dtype::kQ2_K: return 10;    // MOSTLY_Q2_K
+    case Dtype::kQ3_K: return 12;    // MOSTLY_Q3_K_M
+    case Dtype::kQ4_K: return 15;    // MOSTLY_Q4_K_M, what `llama-quantize --pure ... Q4_K_M` writes
+    case Dtype::kQ5_K: return 17;    // MOSTLY_Q5_K_M
+    case Dtype::kQ6_K: return 18;    // MOSTLY_Q6_K
+    case Dtype::kBF16: return 32;    // MOSTLY_BF16
+    case Dtype::kTQ1_0: return 36;   // MOSTLY_TQ1_0
+    case Dtype::kTQ2_0: return 37;   // MOSTLY_TQ2_0
     default: return 0;
   }
 }
 
 namespace {
 
-// Decides one tensor's fate. Returns the reason it stays, or empty when it converts.
-std::string Decide(const QuantOptions& o, TensorPlan& t) {
+// A matrix in llama.cpp's sense: a dimension other than the row has more than one element.
+// LLAMA_FTYPE_MOSTLY_* describe these ("except 1d tensors", llama.h).
+bool IsMatrix(const std::vector<int64_t>& ne) {
+  for (size_t i = 1; i < ne.size(); ++i) {
+    if (ne[i] > 1) return true;
+  }
+  return false;
+}
+
+// Decides one tensor's fate. Returns the reason it stays, or empty when it converts; fails
+// only for a type-map rule that cannot apply to a tensor it explicitly names.
+Result<std::string> Decide(const QuantOptions& o, TensorPlan& t) {
   const bool dequant = !o.target.keep && (o.target.dtype == D(Dtype::kF32) || o.target.dtype == D(Dtype::kF16));
   Target target = o.target;
-  bool mapped = false;
+  const TypeRule* rule = nullptr;
   for (const auto& r : o.type_map) {
     if (Glob(r.pattern, t.name)) {
       target = r.target;
-      mapped = true;
+      rule = &r;
       break;
     }
   }
+  const bool mapped = rule != nullptr;
   for (const auto& p : o.exclude) {
     if (Glob(p, t.name)) return "excluded by --exclude " + p;
   }
@@ -224,6 +246,12 @@ std::string Decide(const QuantOptions& o, TensorPlan& t) {
   if (target.keep) return "kept by the type map";
   t.to = target;
   const bool to_float = target.dtype == D(Dtype::kF32) || target.dtype == D(Dtype::kF16);
+  if (to_float && mapped && IsFloat(t.from) && t.from != target.dtype) {
+    // A recipe may keep some float matrices at another float width (f32 -> f16, bf16 ->
+    // f32); vectors stay as they are, as llama.cpp keeps them in f32.
+    if (!IsMatrix(t.ne)) return std::string("1-D tensor (norms, biases and vectors stay as they are)");
+    return std::string();
+  }
   if (to_float) {
     if (!IsOurQuant(t.from)) {
       return t.from == target.dtype ? "already " + stream::DtypeName(t.from)
@@ -233,24 +261,31 @@ std::string Decide(const QuantOptions& o, TensorPlan& t) {
   }
   if (!IsFloat(t.from)) return "already " + stream::DtypeName(t.from) + " (only f32, f16 and bf16 are quantized)";
   // llama.cpp's rule: only matrices are quantized; norms, biases and vectors stay.
-  bool matrix = false;
-  for (size_t i = 1; i < t.ne.size(); ++i) matrix |= t.ne[i] > 1;
-  if (!matrix) return "1-D tensor (norms, biases and vectors stay as they are)";
+  if (!IsMatrix(t.ne)) return std::string("1-D tensor (norms, biases and vectors stay as they are)");
   if (!dequant && !mapped && o.include.empty()) {
     // Its default selection among them (an explicit --include or type map overrides it).
     if (t.name.size() < 6 || t.name.compare(t.name.size() - 6, 6, "weight") != 0) {
-      return "not a weight (name does not end in 'weight')";
+      return std::string("not a weight (name does not end in 'weight')");
     }
-    if (LlamaKeeps(t.name)) return "llama.cpp keeps this tensor in float";
+    if (LlamaKeeps(t.name)) return std::string("llama.cpp keeps this tensor in float");
   }
   auto q = static_cast<kernels::QuantType>(target.dtype);
   const uint64_t block = kernels::QuantBlockElems(q);
   const uint64_t row = t.ne.empty() ? 1 : static_cast<uint64_t>(t.ne[0]);
   if (row % block != 0) {
-    return "row length " + std::to_string(row) + " is not a multiple of " +
-           stream::DtypeName(target.dtype) + "'s block of " + std::to_string(block);
+    std::string why = "row length " + std::to_string(row) + " is not a multiple of " +
+                      stream::DtypeName(target.dtype) + "'s block of " + std::to_string(block);
+    if (rule) {
+      // The recipe asked for this type by name; keeping the tensor would silently give a
+      // different model than the recipe describes.
+      return Fail(Error{Errc::kUsage,
+                        "type map line " + std::to_string(rule->line) + " ('" + rule->pattern +
+                            " " + TargetName(rule->target) + "'): " + why,
+                        rule->source, std::nullopt, std::nullopt, t.name});
+    }
+    return why;
   }
-  return {};
+  return std::string();
 }
 
 }  // namespace
@@ -265,7 +300,7 @@ Result<GgufPlan> PlanGguf(std::span<const uint8_t> header, const QuantOptions& o
   GgufPlan plan;
   plan.alignment = h.alignment;
   plan.in_data_offset = h.data_offset;
-  std::map<uint32_t, uint64_t> converted_elems;
+  bool any_converted = false;
   for (const auto& ti : h.tensors) {
     TensorPlan t;
     t.name = ti.name;
@@ -277,13 +312,13 @@ Result<GgufPlan> PlanGguf(std::span<const uint8_t> header, const QuantOptions& o
     t.in_offset = ti.offset;
     t.elements = 1;
     for (int64_t d : ti.ne) t.elements *= static_cast<uint64_t>(d);
-    t.reason = Decide(options, t);
+    MLN_TRY(t.reason, Decide(options, t));
     if (t.reason.empty()) {
       t.convert = true;
       t.out_dtype = t.to.dtype;
       auto info = stream::GetDtypeInfo(t.out_dtype);
       t.out_bytes = t.elements / info->block_elems * info->block_bytes;
-      converted_elems[t.to.dtype] += t.elements;
+      any_converted = true;
     } else if (options.strict && t.reason.find("row length") != std::string::npos) {
       return Fail(Error{Errc::kBadData, t.reason + " (--strict)", {}, std::nullopt, std::nullopt, t.name});
     }
@@ -305,10 +340,30 @@ Result<GgufPlan> PlanGguf(std::span<const uint8_t> header, const QuantOptions& o
     plan.in_data_end = std::max(plan.in_data_end, h.data_offset + t.in_offset + t.in_bytes);
   }
   if (plan.tensors.empty()) plan.in_data_end = h.data_offset;
-  if (!converted_elems.empty()) {
-    auto top = std::max_element(converted_elems.begin(), converted_elems.end(),
-                                [](const auto& a, const auto& b) { return a.second < b.second; });
-    plan.file_type = LlamaFileType(Target{top->first});
+  if (any_converted) {
+    // general.file_type names the file's dominant type. llama-quantize writes its recipe's
+    // ftype, named after the type most weights get (Q4_K_M: mostly q4_K, some q6_K); with
+    // no key, llama.cpp's loader guesses from the type most tensors have. A type map is a
+    // recipe of its own, so this takes the type that holds the most weights (elements) of
+    // the output's matrices, the first to reach the top winning ties: on llama.cpp's own
+    // recipes both rules agree, and where they differ (attention q8_0, feed-forward q4_K:
+    // four tensors against three, a third of the weights against two thirds) this one says
+    // what the file's size is made of. 1-D tensors do not count: LLAMA_FTYPE_MOSTLY_* mean
+    // "except 1d tensors" (llama.h). A plain -t run that converts most weights thus writes
+    // that type's ftype, as llama-quantize --pure does.
+    std::map<uint32_t, uint64_t> weights;
+    uint64_t best = 0;
+    uint32_t best_type = 0;
+    for (const TensorPlan& t : plan.tensors) {
+      if (!IsMatrix(t.ne)) continue;
+      uint64_t& w = weights[t.out_dtype];
+      w += t.elements;
+      if (w > best) {
+        best = w;
+        best_type = t.out_dtype;
+      }
+    }
+    plan.file_type = LlamaFileType(best_type);
     plan.file_type_set = true;
   }
 

@@ -39,10 +39,14 @@ struct GgufPlan {
 };
 
 /// Plans the conversion of the GGUF model whose header (everything before the data
-/// section, as gguf_parse carries it in "gguf.header" frames) is `header`.
+/// section, as gguf_parse carries it in "gguf.header" frames) is `header`. When any tensor
+/// converts, general.file_type becomes the LLAMA_FTYPE of the type most output matrices
+/// have (ties: first in header order). Fails with Errc::kUsage when a type-map rule names
+/// a tensor its block does not fit.
 Result<GgufPlan> PlanGguf(std::span<const uint8_t> header, const QuantOptions& options);
 
-/// llama.cpp's LLAMA_FTYPE for a model whose converted tensors are mostly `t`.
-uint32_t LlamaFileType(const Target& t);
+/// llama.cpp's LLAMA_FTYPE for a model whose matrices are mostly of ggml type `dtype`
+/// (LLAMA_FTYPE_MOSTLY_Q4_K_M for q4_K; ALL_F32 for types llama.cpp names no ftype for).
+uint32_t LlamaFileType(uint32_t dtype);
 
 }  // namespace mln::quant

@@ -17,6 +17,7 @@
 
 #include "libstream/base/byte_io.h"
 #include "libstream/base/status.h"
+#include "libstream/stream/frame_io.h"
 
 namespace mln::quant {
 
@@ -39,26 +40,38 @@ std::string TargetNames();
 std::string TargetName(const Target& t);
 
 /// One line of a --type-map file: tensors whose name matches the glob get `target`.
+/// `source` and `line` say where the rule came from, for errors that a tensor triggers
+/// later (a block that does not divide the tensor's rows).
 struct TypeRule {
   std::string pattern;
   Target target;
+  std::string source;
+  size_t line = 0;
 };
 /// Parses "PATTERN TYPE" lines; '#' starts a comment, blank lines are skipped. Errors name
-/// the line (Errc::kUsage).
-Result<std::vector<TypeRule>> ParseTypeMap(std::string_view text, uint32_t ternary_pack);
+/// the line (Errc::kUsage); `source` (the file name) is recorded in each rule.
+Result<std::vector<TypeRule>> ParseTypeMap(std::string_view text, uint32_t ternary_pack,
+                                           std::string_view source = "type map");
 
 struct QuantOptions {
   /// Default target for the tensors selected; f32/f16 means dequantize.
   Target target;
   std::vector<std::string> include;  ///< globs; when non-empty only matching tensors are selected
   std::vector<std::string> exclude;  ///< globs; matching tensors are never converted
-  std::vector<TypeRule> type_map;    ///< first match wins over `target`
+  /// First match wins over `target`. A rule is explicit: a float matrix whose rows its
+  /// block does not divide is an error (Errc::kUsage naming the rule's file, line and the
+  /// tensor), not a silent keep; f32/f16 rules also convert between float types.
+  std::vector<TypeRule> type_map;
   bool strict = false;            ///< a selected tensor that cannot be converted is an error
   bool allow_nonfinite = false;   ///< quantize NaN/Inf weights instead of failing
   bool quality = false;           ///< measure RMSE, max error and cosine per tensor
   size_t chunk_size = 4u << 20;   ///< when the input is a model file rather than a stream
   /// Called (from the reading thread) with one line per tensor decision, for -v.
   std::function<void(const std::string&)> note;
+  /// Sees every input frame as it is read, in order, from the reading stage (progress: the
+  /// input's bytes, since quantized output is smaller than what it came from); not owned;
+  /// null for none.
+  stream::FrameObserver* progress = nullptr;
 };
 
 struct TensorReport {
@@ -79,7 +92,7 @@ struct QuantStats {
   uint64_t float_bytes = 0;           ///< input bytes of the tensors converted
   uint64_t in_bytes = 0, out_bytes = 0;
   double seconds = 0;
-  uint32_t file_type = 0;             ///< general.file_type written (last model)
+  uint32_t file_type = 0;             ///< general.file_type written (last model; see PlanGguf)
 };
 
 /// Reads a stream (or a GGUF model file, parsed on the way) and writes a stream in which

@@ -128,6 +128,7 @@ class QuantSource final : public stream::FrameSource {
         stream::SealFrame(*f);
       }
     }
+    if (f && o_.progress != nullptr) o_.progress->OnFrame(f->header);
     return f;
   }
 
@@ -401,7 +402,17 @@ Result<void> Convert(Frame& f, const QuantOptions& o, Shared& shared, bool seal)
   AlignedBuffer out(n / out_info.block_elems * out_info.block_bytes);
   thread_local std::vector<float> tmp, back;
 
-  if (to == D(Dtype::kF32) || to == D(Dtype::kF16)) {
+  const bool from_float = from == D(Dtype::kF32) || from == D(Dtype::kF16) || from == D(Dtype::kBF16);
+  if (from_float && (to == D(Dtype::kF32) || to == D(Dtype::kF16))) {
+    // A type map's float rule (f32 -> f16, bf16 -> f32, ...): widen to f32, then narrow
+    // with ggml's rounding (ggml_fp32_to_fp16_row, round to nearest even).
+    const float* x = AsFloats(from, f.payload, n, tmp);
+    if (to == D(Dtype::kF32)) {
+      std::memcpy(out.data(), x, n * sizeof(float));
+    } else {
+      kernels::F32ToF16Row(x, n, reinterpret_cast<uint16_t*>(out.data()));
+    }
+  } else if (to == D(Dtype::kF32) || to == D(Dtype::kF16)) {
     auto q = static_cast<kernels::QuantType>(from);
     if (to == D(Dtype::kF32)) {
       kernels::DequantizeBlocks(q, f.payload.data(), n, reinterpret_cast<float*>(out.data()));

@@ -20,14 +20,18 @@ dpkg-deb -c "$deb" | awk '{print $NF}' | sed 's|^\./|/|' >"$T/list"
 want=()
 for b in "$build"/filters/mln-*; do [ -f "$b" ] && [ -x "$b" ] && want+=("/usr/bin/${b##*/}"); done
 [ ${#want[@]} -ge 5 ] || fail "fewer than 5 filters built in $build/filters"
-for p in "$src"/man/mln-*.1; do want+=("/usr/share/man/man1/${p##*/}"); done
-for p in "$src"/man/mln-*.5; do want+=("/usr/share/man/man5/${p##*/}"); done
+# Man pages gzipped (Debian policy 12.1), and the copyright file and changelog every
+# Debian package carries in /usr/share/doc/PACKAGE.
+for p in "$src"/man/mln-*.1; do want+=("/usr/share/man/man1/${p##*/}.gz"); done
+for p in "$src"/man/mln-*.5; do want+=("/usr/share/man/man5/${p##*/}.gz"); done
+want+=(/usr/share/doc/mln/copyright /usr/share/doc/mln/changelog.Debian.gz)
 for c in "$src"/completions/bash/mln-*; do
   n=${c##*/}
   want+=("/usr/share/bash-completion/completions/$n" "/usr/share/zsh/vendor-completions/_$n"
          "/usr/share/fish/vendor_completions.d/$n.fish")
 done
 for w in "${want[@]}"; do grep -qx -- "$w" "$T/list" || fail "$w not in the package"; done
+! grep -E '^/usr/share/man/man[0-9]/.*\.[0-9]$' "$T/list" || fail "uncompressed man pages in the package"
 
 # Control fields; Depends comes from dpkg-shlibdeps and must name libc6 and the libraries
 # the filters link (TBB, zstd, OpenSSL), each installed on this Debian system.
@@ -63,11 +67,29 @@ while [ $(( ${#json} % 8 )) -ne 0 ]; do json+=' '; done
   "$bin/mln-emit" -o "$T/back"
 cmp "$T/m.safetensors" "$T/back" || fail "parse|compress|verify|emit round trip differs"
 "$bin/mln-inspect" "$T/m.safetensors" | grep -q "F32\|f32" || fail "mln-inspect shows no tensor"
-# The installed man page renders.
-page=$T/root/usr/share/man/man1/mln-parse.1
+# Every man page is the source page, gzipped without a timestamp (reproducible, as lintian
+# asks), and renders.
+for p in "$src"/man/mln-*.[15]; do
+  gz=$T/root/usr/share/man/man${p##*.}/${p##*/}.gz
+  zcat "$gz" | cmp -s - "$p" || fail "$gz is not $p gzipped"
+  [ "$(od -An -tu4 -j4 -N4 "$gz" | tr -d ' ')" = 0 ] || fail "$gz carries a timestamp (gzip without -n)"
+done
+page=$T/root/usr/share/man/man1/mln-parse.1.gz
 if command -v mandoc >/dev/null; then
-  mandoc -T utf8 "$page" | grep -q "mln-parse" || fail "$page does not render"
+  zcat "$page" | mandoc -T utf8 | grep -q "mln-parse" || fail "$page does not render"
 elif command -v groff >/dev/null; then
-  groff -mandoc -Tutf8 "$page" | grep -q "mln-parse" || fail "$page does not render"
+  zcat "$page" | groff -mandoc -Tutf8 | grep -q "mln-parse" || fail "$page does not render"
 fi
+# copyright: DEP-5 (machine-readable), a header naming the format, then a Files: * paragraph
+# with Copyright and License fields; no license is invented where the sources grant none.
+cr=$T/root/usr/share/doc/mln/copyright
+head -1 "$cr" | grep -qx "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/" ||
+  fail "copyright is not DEP-5: $(head -1 "$cr")"
+awk 'BEGIN { RS = "" } /(^|\n)Files: \*\n/ && /\nCopyright: / && /\nLicense: / { ok = 1 } END { exit !ok }' "$cr" ||
+  fail "copyright has no 'Files: *' paragraph with Copyright and License: $(cat "$cr")"
+grep -qx "License: unspecified, all rights reserved by the mln authors" "$cr" ||
+  fail "copyright License is not the 'unspecified' statement: $(grep License "$cr")"
+# changelog.Debian.gz: its first entry is this package and version.
+zcat "$T/root/usr/share/doc/mln/changelog.Debian.gz" | head -1 |
+  grep -q "^mln ($(field Version)) " || fail "changelog.Debian.gz does not start with mln ($(field Version))"
 echo "ok: $(basename "$deb"), $(stat -c %s "$deb") bytes, Depends: $deps"

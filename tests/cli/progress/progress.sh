@@ -29,8 +29,28 @@ mln-compress --progress "$T/s" -o "$T/z" 2>"$T/e.compress"
 progress_ok mln-compress "$T/e.compress"
 mln-verify --progress --check "$T/z" 2>"$T/e.verify"
 progress_ok mln-verify "$T/e.verify"
+# mln-diff counts the new model's bytes its ops cover and mln-apply the bytes it makes, both
+# out of the new file's size (patch.begin); mln-quant counts its input, out of the input
+# file's size, since its output is smaller. A line without that total means the filter's
+# bytes never reached the progress line.
+total="/ $(awk -v s="$size" 'BEGIN{printf "%.1f MiB", s/1048576}')"
+cp "$f" "$T/v2"
+head -c 4096 /dev/urandom | dd of="$T/v2" bs=1 seek=$((size - 70000)) conv=notrunc status=none
+mln-diff --progress "$f" "$T/v2" -o "$T/p" 2>"$T/e.diff"
+progress_ok mln-diff "$T/e.diff"
+grep -aq "$total" "$T/e.diff" || fail "mln-diff: no total in: $(cat -v "$T/e.diff")"
+mln-apply --progress "$f" "$T/p" -o "$T/v2.back" 2>"$T/e.apply"
+progress_ok mln-apply "$T/e.apply"
+grep -aq "$total" "$T/e.apply" || fail "mln-apply: no total in: $(cat -v "$T/e.apply")"
+cmp "$T/v2.back" "$T/v2" || fail "patch made or applied with progress is wrong"
+mln-quant --progress -t q8_0 "$T/s" -o "$T/q" 2>"$T/e.quant"
+progress_ok mln-quant "$T/e.quant"
+grep -aq "$total" "$T/e.quant" || fail "mln-quant: no total in: $(cat -v "$T/e.quant")"
 
-# Default in pipes and to files: not a byte on stderr.
+# Default in pipes and to files: not a byte on stderr (mln-diff and mln-quant too).
+mln-diff "$f" "$T/v2" 2>"$T/e5" >/dev/null
+mln-quant -t q8_0 "$T/s" 2>"$T/e6" | cat >/dev/null
+for e in e5 e6; do [ ! -s "$T/$e" ] || fail "progress or noise in a pipe ($e): $(cat -v "$T/$e")"; done
 mln-parse "$f" 2>"$T/e1" | mln-compress 2>"$T/e2" | mln-verify 2>"$T/e3" |
   mln-emit -o "$T/m2" 2>"$T/e4"
 cmp "$T/m2" "$f" || fail "piped round trip differs"

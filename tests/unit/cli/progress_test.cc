@@ -6,7 +6,9 @@
 
 #include <algorithm>
 
+#include "libstream/delta/diff.h"
 #include "libstream/formats/convert.h"
+#include "libstream/quant/quant.h"
 #include "libstream/stream/frame.h"
 #include "tests/support/test_util.h"
 
@@ -176,6 +178,23 @@ TEST_F(ProgressDraw, SourceFromAPipeMeansNoTotal) {
   EXPECT_EQ(Drain(fds_[0]), "\rp: 0 B");  // drawn at the first frame, before t counts
 }
 
+// mln-diff and mln-apply see patch frames: patch.begin names the new file's size, each op
+// makes out_size bytes of it; patch.end has no size and must not make the total unknown.
+TEST_F(ProgressDraw, PatchFramesCountTheNewModel) {
+  Progress p("p", true, fds_[1], clock_);
+  stream::FrameHeader begin = Header(stream::FrameKind::kPatch, "patch.begin", 0);
+  begin.file_size = 4096;
+  p.OnFrame(begin);
+  stream::FrameHeader op = Header(stream::FrameKind::kDelta, "w", 7);  // payload 7 bytes
+  op.out_size = 2048;
+  now_ += milliseconds(200);
+  p.OnFrame(op);
+  p.OnFrame(Header(stream::FrameKind::kPatch, "patch.end", 0));
+  std::string lines = Drain(fds_[0]);
+  EXPECT_NE(lines.find("p: 2.0 KiB / 4.0 KiB   50%"), std::string::npos) << lines;
+  EXPECT_NE(lines.find("  w"), std::string::npos) << lines;
+}
+
 TEST_F(ProgressDraw, DisabledWritesNothing) {
   {
     Progress p("p", false, fds_[1], clock_);
@@ -195,6 +214,8 @@ class Recorder final : public stream::FrameObserver {
     if (h.Is(stream::FrameKind::kBytes) || h.Is(stream::FrameKind::kTensor)) {
       done += h.decoded_size;
     }
+    if (h.Is(stream::FrameKind::kPatch)) total += h.file_size;
+    if (h.Is(stream::FrameKind::kDelta)) done += h.out_size;
   }
   std::vector<uint16_t> kinds;
   uint64_t done = 0, total = 0;
@@ -226,6 +247,55 @@ TEST(ProgressHook, ParseAndEmitReportEveryFrame) {
   ASSERT_OK(formats::EmitFromStream(*stream_in, *out, &emit));
   EXPECT_EQ(emit.kinds, parse.kinds);
   EXPECT_EQ(emit.done, model.size());
+}
+
+// mln-diff: the ops it writes cover the new model once, and patch.begin announces its size,
+// so the line runs to 100% of the new file. Fails when DiffOptions::progress is not wired.
+TEST(ProgressHook, DiffReportsTheNewModel) {
+  auto a = testing::RandomBytes(4096 * 4, 3);
+  auto v1 = testing::GgufBuilder().KvString("general.name", "v1")
+                .Tensor("a", {4096}, 0, a).Tensor("b", {100}, 0, testing::RandomBytes(400, 4))
+                .Build();
+  a[100] ^= 1;
+  auto v2 = testing::GgufBuilder().KvString("general.name", "v2")
+                .Tensor("a", {4096}, 0, a).Tensor("b", {100}, 0, testing::RandomBytes(400, 5))
+                .Build();
+  auto old_in = MakeMemorySource(v1, "v1.gguf");
+  auto new_in = MakeMemorySource(v2, "v2.gguf");
+  std::vector<uint8_t> patch;
+  auto sink = MakeMemorySink(&patch, "patch");
+  Recorder diff;
+  delta::DiffOptions options;
+  options.parse.chunk_size = 4096;
+  options.progress = &diff;
+  ASSERT_OK(delta::DiffModels(*old_in, *new_in, *sink, options));
+  EXPECT_EQ(diff.total, v2.size());
+  EXPECT_EQ(diff.done, v2.size());
+  EXPECT_GT(diff.kinds.size(), 2u);
+}
+
+// mln-quant: progress follows the input (its output is smaller), so a model read whole is
+// 100% at the end. Fails when QuantOptions::progress is not wired.
+TEST(ProgressHook, QuantReportsTheInput) {
+  auto model = testing::GgufBuilder()
+                   .KvString("general.architecture", "llama")
+                   .Tensor("blk.0.attn_q.weight", {256, 16}, 0, testing::RandomBytes(256 * 16 * 4, 6))
+                   .Build();
+  auto in = MakeMemorySource(model, "m.gguf");
+  std::vector<uint8_t> out_bytes;
+  auto out = MakeMemorySink(&out_bytes, "out");
+  Recorder quant;
+  quant::QuantOptions options;
+  ASSERT_OK_AND_ASSIGN(options.target, quant::ParseTarget("q8_0", 35));
+  options.allow_nonfinite = true;  // random bytes may spell NaN or Inf; counts matter here
+  options.chunk_size = 4096;
+  options.progress = &quant;
+  ASSERT_OK(quant::QuantizeStream(*in, *out, options));
+  ASSERT_OK(out->Flush());
+  EXPECT_EQ(quant.total, model.size());
+  EXPECT_EQ(quant.done, model.size());
+  EXPECT_GT(out_bytes.size(), 0u);
+  EXPECT_LT(out_bytes.size(), model.size());  // it did quantize
 }
 
 }  // namespace

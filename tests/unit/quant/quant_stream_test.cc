@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 
 #include "libstream/base/endian.h"
@@ -427,6 +428,124 @@ TEST_F(QuantStream, TypeMapAndPatterns) {
   EXPECT_EQ(v.file_type, 15);
   EXPECT_FALSE(ParseTypeMap("a b c\n", 35).has_value());
   EXPECT_FALSE(ParseTypeMap("a q9\n", 35).has_value());
+}
+
+// The bytes of tensor `i` of a model, located by ggml's own reading of its header.
+std::vector<uint8_t> TensorBytes(const std::vector<uint8_t>& model, const GgufView& v, size_t i,
+                                 size_t bytes) {
+  const uint8_t* p = model.data() + v.data_offset + v.offsets[i];
+  return std::vector<uint8_t>(p, p + bytes);
+}
+
+// A mixed recipe gives each tensor its mapped type, and each converted tensor the very bytes
+// the single-type path gives it (-t TYPE --include NAME), so mixing changes nothing but the
+// choice of type. Rules for 1-D tensors leave them alone; f16 rules convert f32 matrices.
+TEST_F(QuantStream, TypeMapEachTensorMatchesSingleType) {
+  std::vector<std::vector<float>> values;
+  auto input = MakeGguf(&values);
+  QuantOptions o = Opts("q4_k");
+  ASSERT_OK_AND_ASSIGN(o.type_map, ParseTypeMap("# a mixed recipe\n"
+                                                "output.weight       q8_0\n"
+                                                "token_embd.weight   q4_0   # embeddings\n"
+                                                "\n"
+                                                "blk.0.ffn_down.*    TQ2_0\n"
+                                                "blk.0.odd.weight    f16\n"
+                                                "blk.0.attn_norm.*   q8_0\n"
+                                                "*gate_inp*          keep\n"
+                                                "*                   q4_0\n",
+                                                35, "recipe.map"));
+  ASSERT_EQ(o.type_map.size(), 7u);
+  EXPECT_EQ(o.type_map[2].line, 5u);
+  EXPECT_EQ(o.type_map[2].source, "recipe.map");
+  ASSERT_OK_AND_ASSIGN(auto out, QuantRun(input, o));
+  GgufView v = LoadWithGgml(out);
+  ASSERT_TRUE(v.ok);
+  ASSERT_EQ(v.names.size(), kSpecs.size());
+  // Expected type per tensor (kSpecs order); the catch-all '*' rule comes after the named
+  // ones, so only attn_q (f32 [512, 40]) gets q4_0 from it, not -t q4_k.
+  const std::map<std::string, int> want_type = {
+      {"token_embd.weight", 2}, {"blk.0.attn_norm.weight", 0}, {"blk.0.attn_q.weight", 2},
+      {"blk.0.ffn_down.weight", 35}, {"blk.0.odd.weight", 1}, {"blk.0.attn_q.bias", 0},
+      {"blk.0.ffn_gate_inp.weight", 0}, {"output.weight", 8}};
+  for (size_t i = 0; i < kSpecs.size(); ++i) {
+    const TensorSpec& t = kSpecs[i];
+    ASSERT_EQ(v.names[i], t.name);
+    EXPECT_EQ(v.types[i], want_type.at(t.name)) << t.name;
+    if (v.types[i] == static_cast<int>(t.type)) continue;  // kept
+    if (v.types[i] == 1) {
+      // f32 -> f16 rounds as ggml_fp32_to_fp16 does.
+      auto got = TensorBytes(out, v, i, Elems(t) * 2);
+      for (size_t k = 0; k < Elems(t); ++k) {
+        uint16_t h;
+        std::memcpy(&h, got.data() + 2 * k, 2);
+        ASSERT_EQ(h, lib_.fp32_to_fp16(values[i][k])) << t.name << " element " << k;
+      }
+      continue;
+    }
+    const auto q = static_cast<QuantType>(v.types[i]);
+    const size_t bytes = Elems(t) / kernels::QuantBlockElems(q) * kernels::QuantBlockBytes(q);
+    QuantOptions single = Opts(v.types[i] == 2 ? "q4_0" : v.types[i] == 8 ? "q8_0" : "tq2_0");
+    single.include = {t.name};
+    ASSERT_OK_AND_ASSIGN(auto alone, QuantRun(input, single));
+    GgufView av = LoadWithGgml(alone);
+    ASSERT_TRUE(av.ok);
+    ASSERT_EQ(av.types[i], v.types[i]) << t.name;
+    EXPECT_EQ(TensorBytes(out, v, i, bytes), TensorBytes(alone, av, i, bytes))
+        << t.name << ": the mixed run differs from the single-type run";
+  }
+  // q4_0 holds the most weights (token_embd 8192 + attn_q 20480 of 40704 in matrices).
+  EXPECT_EQ(v.file_type, 2);
+}
+
+// general.file_type follows the weights, not the tensor count: two small q8_0 matrices
+// against one larger q4_K matrix give MOSTLY_Q4_K_M.
+TEST_F(QuantStream, TypeMapFileTypeIsTheDominantType) {
+  std::vector<std::vector<float>> values;
+  auto input = MakeGguf(&values);
+  QuantOptions o = Opts("keep");
+  ASSERT_OK_AND_ASSIGN(o.type_map, ParseTypeMap("output.weight q8_0\nblk.0.odd.weight q8_0\n"
+                                                "blk.0.attn_q.weight q4_k\n*  keep\n", 35));
+  ASSERT_OK_AND_ASSIGN(auto out, QuantRun(input, o));
+  GgufView v = LoadWithGgml(out);
+  ASSERT_TRUE(v.ok);
+  EXPECT_EQ(v.types[2], 12);
+  EXPECT_EQ(v.types[4], 8);
+  EXPECT_EQ(v.types[7], 8);
+  // Matrices: attn_q q4_K 20480, token_embd f16 8192, ffn_down bf16 6144, q8_0 4864.
+  EXPECT_EQ(v.file_type, 15);
+  // Converting only a small matrix leaves the largest float type in charge: ALL_F32.
+  ASSERT_OK_AND_ASSIGN(o.type_map, ParseTypeMap("output.weight q8_0\n*  keep\n", 35));
+  ASSERT_OK_AND_ASSIGN(out, QuantRun(input, o));
+  v = LoadWithGgml(out);
+  ASSERT_TRUE(v.ok);
+  EXPECT_EQ(v.types[7], 8);
+  EXPECT_EQ(v.file_type, 0);  // f32 attn_q (20480) outweighs f16 token_embd and q8_0 output
+}
+
+// A rule whose block does not divide the rows of a tensor it matches is an error naming the
+// map file, the line and the tensor, rather than a silent keep.
+TEST_F(QuantStream, TypeMapRuleThatDoesNotFitIsAnError) {
+  std::vector<std::vector<float>> values;
+  auto input = MakeGguf(&values);
+  for (const char* type : {"q4_k", "tq1_0", "ternary"}) {
+    QuantOptions o = Opts("q8_0");
+    ASSERT_OK_AND_ASSIGN(o.type_map, ParseTypeMap(std::string("# recipe\nblk.0.o* ") + type +
+                                                      "\n", 35, "recipe.map"));
+    auto r = QuantRun(input, o);
+    ASSERT_FALSE(r.has_value()) << type;
+    EXPECT_EQ(r.error().code, Errc::kUsage) << type;
+    EXPECT_EQ(r.error().file, "recipe.map");
+    EXPECT_EQ(r.error().tensor, "blk.0.odd.weight");
+    EXPECT_NE(r.error().message.find("type map line 2"), std::string::npos) << r.error().ToString();
+    EXPECT_NE(r.error().message.find("row length 96"), std::string::npos) << r.error().ToString();
+  }
+  // The same type from -t keeps the tensor, as before.
+  EXPECT_TRUE(QuantRun(input, Opts("q4_k")).has_value());
+  // Unknown types are refused when the map is read, naming the line.
+  auto bad = ParseTypeMap("a q8_0\n\n# c\nb q5_k\n", 35, "m");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message.find("type map line 4"), std::string::npos);
+  EXPECT_NE(bad.error().message.find("unknown type 'q5_k'"), std::string::npos);
 }
 
 }  // namespace
