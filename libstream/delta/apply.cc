@@ -10,6 +10,7 @@
 #include "libstream/delta/zstd_prefix.h"
 #include "libstream/kernels/delta.h"
 #include "libstream/kernels/float_delta.h"
+#include "libstream/kernels/q8_delta.h"
 #include "libstream/stream/pipeline.h"
 #include "libstream/stream/reader.h"
 
@@ -222,6 +223,21 @@ class OpApplier {
           return Fail(Errc::kBadData, "sparse delta of " + std::to_string(f.payload.size()) +
                                           " bytes does not fit a range of " +
                                           std::to_string(h.out_size));
+        }
+        f.payload = std::move(made);
+        break;
+      }
+      case PatchOp::kQ8delta: {
+        if (h.base_size != h.out_size) {
+          return Fail(Errc::kBadData, "Q8_0 delta reads " + std::to_string(h.base_size) +
+                                          " base bytes to make " + std::to_string(h.out_size));
+        }
+        MLN_TRY(AlignedBuffer base, ReadBase(h));
+        AlignedBuffer made(h.out_size);
+        if (!kernels::DecodeQ8Delta(base.data(), f.payload.data(), f.payload.size(), h.out_size,
+                                    made.data())) {
+          return Fail(Errc::kBadData, "payload of " + std::to_string(f.payload.size()) +
+                                          " bytes is not a Q8_0 delta");
         }
         f.payload = std::move(made);
         break;

@@ -17,6 +17,7 @@
 #include "libstream/delta/patch.h"
 #include "libstream/delta/zstd_prefix.h"
 #include "libstream/kernels/delta.h"
+#include "libstream/kernels/q8_delta.h"
 #include "libstream/stream/pipeline.h"
 #include "libstream/stream/writer.h"
 
@@ -65,17 +66,28 @@ struct BytesPlan {
   uint64_t ref_offset = 0, ref_size = 0;
 };
 
+// A tensor under kSmallTensor bytes may share an op with its neighbours, up to
+// kMergedOpMax; a non-tensor range under kSmallGap (alignment padding) joins the op before it.
+constexpr uint64_t kSmallTensor = 16u << 10;
+constexpr uint64_t kSmallGap = 256;
+constexpr uint64_t kMergedOpMax = 256u << 10;
+
 // The serial first stage: walks the new model's frames in file order and decides what
 // each should be made from. The decisions that need the bytes (keep or delta, which
 // delta) are made in parallel by MakeOp.
 class Planner final : public stream::FrameSource {
  public:
-  Planner(stream::FrameSource& src, const ModelIndex& base, const TensorMatch& match,
-          uint64_t base_size, const DiffOptions& options)
-      : src_(src), base_(base), match_(match), base_size_(base_size), options_(options) {}
+  Planner(stream::FrameSource& src, const ModelFile& base_file, const ModelIndex& base,
+          const TensorMatch& match, const DiffOptions& options)
+      : src_(src),
+        base_file_(base_file),
+        base_(base),
+        match_(match),
+        base_size_(base_file.size()),
+        options_(options) {}
 
   Result<std::optional<Frame>> Next() override {
-    MLN_TRY(auto f, src_.Next());
+    MLN_TRY(auto f, Pull());
     if (!f) return f;
     FrameHeader& h = f->header;
     if (h.Is(FrameKind::kSource)) return Begin(h);
@@ -85,6 +97,7 @@ class Planner final : public stream::FrameSource {
     h.attrs.clear();  // format facts of the new file: the patch does not need them
     if (h.Is(FrameKind::kTensor)) {
       PlanTensor(h, n);
+      MLN_RETURN_IF_ERROR(AbsorbNeighbours(*f));
     } else {
       PlanBytes(h, n);
     }
@@ -134,6 +147,94 @@ class Planner final : public stream::FrameSource {
     next_base_ = h.base_offset + n;
   }
 
+  // The next frame of the new model: the one a merge looked at and left, or a new one.
+  Result<std::optional<Frame>> Pull() {
+    if (held_) return std::exchange(held_, std::nullopt);
+    if (src_done_) return std::optional<Frame>();
+    MLN_TRY(auto f, src_.Next());
+    if (!f) src_done_ = true;
+    return f;
+  }
+
+  // Small tensors (norms, biases, per-channel scales) are most of a model's tensors but few
+  // of its bytes, and the alignment padding between tensors is a bytes range of its own. As
+  // one op each, every one costs a frame (~300 bytes of prefix, header and padding) and a
+  // payload too short to compress well: on a real 15 MB GGUF that was 10% of the patch. So
+  // a tensor op takes in the padding after it, and a run of small tensors of one dtype that
+  // lie back to back in both files, each matched to its base tensor, becomes one op over
+  // their whole range: the element-wise ops do not care where one tensor ends. `run.frames`
+  // and `run.last` name what the op covers.
+  Result<void> AbsorbNeighbours(Frame& f) {
+    FrameHeader& h = f.header;
+    if (!Mergeable(h)) return {};
+    bool small_run = h.out_size < kSmallTensor && h.chunk_count <= 1;
+    // An unchanged tensor stays out of merged ops: as a keep it joins the keep runs, which
+    // cost 8 bytes per run.piece, and its base bytes are checked, not differenced.
+    if (small_run) {
+      MLN_TRY(bool same, SameAsBase(h, f.payload.span()));
+      if (same) return {};
+    }
+    uint64_t width = 1;
+    if (auto layout = FloatLayoutOf(h.dtype)) width = layout->width;
+    std::string last;
+    uint64_t frames = 1;
+    while (h.out_size < kMergedOpMax) {
+      MLN_TRY(held_, Pull());
+      if (!held_) break;
+      FrameHeader& g = held_->header;
+      uint64_t n = held_->payload.size();
+      if (g.file_offset != h.file_offset + h.out_size) break;
+      uint64_t base_end = h.base_offset + h.base_size;
+      if (g.Is(FrameKind::kBytes) && n < kSmallGap && n % width == 0 &&
+          base_end + n <= base_size_) {
+        if (g.chunk_index == 0) ++occurrences_[g.name];  // as PlanBytes would count it
+        next_base_ = base_end + n;
+      } else if (small_run && g.Is(FrameKind::kTensor) && g.dtype == h.dtype &&
+                 g.chunk_count <= 1 && n < kSmallTensor) {
+        g.out_size = n;
+        PlanTensor(g, n);
+        bool joins = Mergeable(g) && g.base_offset == base_end;
+        if (joins) {
+          MLN_TRY(bool same, SameAsBase(g, held_->payload.span()));
+          joins = !same;
+        }
+        if (!joins) {
+          next_base_ = base_end;  // g is planned again when Next() takes it
+          break;
+        }
+        last = g.name;
+      } else {
+        break;
+      }
+      f.payload.Append(held_->payload.data(), n);
+      h.out_size += n;
+      h.base_size += n;
+      ++frames;
+      held_.reset();
+    }
+    if (frames > 1) {
+      h.shape.clear();
+      h.tensor_bytes = h.out_size;
+      h.SetAttr(std::string(kAttrRunFrames), std::to_string(frames));
+      if (!last.empty()) h.SetAttr(std::string(kAttrRunLast), last);
+    }
+    return {};
+  }
+
+  // Whether a small tensor planned against its base equals it (read here, in the serial
+  // stage: at most kSmallTensor bytes).
+  Result<bool> SameAsBase(const FrameHeader& h, std::span<const uint8_t> bytes) const {
+    if (bytes.empty()) return true;
+    AlignedBuffer base(bytes.size());
+    MLN_RETURN_IF_ERROR(base_file_.ReadAt(h.base_offset, base.data(), bytes.size()));
+    return std::memcmp(base.data(), bytes.data(), bytes.size()) == 0;
+  }
+
+  // Planned as a delta against a base tensor of the same dtype and size (xor or sub).
+  static bool Mergeable(const FrameHeader& h) {
+    return h.Is(FrameKind::kTensor) && (HasOp(h, PatchOp::kXor) || HasOp(h, PatchOp::kSub));
+  }
+
   void PlanBytes(FrameHeader& h, uint64_t n) {
     if (h.chunk_index == 0) ordinal_ = occurrences_[h.name]++;
     BytesPlan p;
@@ -168,6 +269,7 @@ class Planner final : public stream::FrameSource {
   }
 
   stream::FrameSource& src_;
+  const ModelFile& base_file_;
   const ModelIndex& base_;
   const TensorMatch& match_;
   uint64_t base_size_;
@@ -177,6 +279,8 @@ class Planner final : public stream::FrameSource {
   std::unordered_map<std::string, uint32_t> occurrences_;
   std::mutex mu_;
   std::unordered_map<uint64_t, BytesPlan> plans_;
+  std::optional<Frame> held_;
+  bool src_done_ = false;
 };
 
 // Stored size of `bytes` after mln-compress's codecs at level 1: how the candidate ops of
@@ -191,11 +295,16 @@ size_t EstimateStored(std::span<const uint8_t> bytes, uint32_t dtype) {
   return f.payload.size();
 }
 
+// The room every op's payload gets: kernels::SparseBound(n) bytes. A Q8_0 delta that
+// would not fit in it is no candidate (EncodeQ8Delta returns 0).
+size_t SparseCap(size_t n) { return kernels::SparseBound(n); }
+
 // Writes `op`'s payload for `target` against `base` (n bytes each) to `out`, which holds
-// kernels::SparseBound(n) bytes; returns the payload size.
+// SparseCap(n) bytes; returns the payload size, 0 when the op cannot code it.
 size_t MakeDelta(PatchOp op, const uint8_t* base, const uint8_t* target, size_t n,
                  uint32_t dtype, uint8_t* out) {
   if (op == PatchOp::kSparse) return kernels::EncodeSparse(base, target, n, out);
+  if (op == PatchOp::kQ8delta) return kernels::EncodeQ8Delta(base, target, n, out, SparseCap(n));
   if (op == PatchOp::kFdelta) {
     auto layout = *FloatLayoutOf(dtype);
     kernels::EncodeFloatDelta(base, target, n / layout.width, layout, out);
@@ -212,6 +321,9 @@ std::vector<PatchOp> CandidateOps(uint32_t dtype, uint64_t n) {
   auto layout = FloatLayoutOf(dtype);
   if (layout && n % layout->width == 0) return {PatchOp::kFdelta, PatchOp::kXor, PatchOp::kSub};
   if (IsFloat(dtype)) return {PatchOp::kXor, PatchOp::kSub};
+  if (dtype == static_cast<uint32_t>(stream::Dtype::kQ8_0)) {
+    return {PatchOp::kQ8delta, PatchOp::kSub, PatchOp::kSparse, PatchOp::kXor};
+  }
   return {PatchOp::kSub, PatchOp::kSparse, PatchOp::kXor};
 }
 
@@ -273,6 +385,7 @@ class OpMaker {
     for (PatchOp op : CandidateOps(h.dtype, n)) {
       size_t made =
           MakeDelta(op, base.data() + start, target_sample.data(), sample, h.dtype, trial.data());
+      if (made == 0 && sample > 0) continue;  // the op cannot code it
       size_t size = EstimateStored(trial.span().first(made), h.dtype);
       if (size < best_size) {
         best_size = size;
@@ -283,9 +396,17 @@ class OpMaker {
     if (best == PatchOp::kReplace) {
       h.base_size = 0;
       h.base_checksum = 0;
-    } else if (best == PatchOp::kFdelta || best == PatchOp::kSparse) {
-      AlignedBuffer delta(kernels::SparseBound(n));
-      delta.Resize(MakeDelta(best, base.data(), f.payload.data(), n, h.dtype, delta.data()));
+    } else if (best == PatchOp::kFdelta || best == PatchOp::kSparse ||
+               best == PatchOp::kQ8delta) {
+      AlignedBuffer delta(SparseCap(n));
+      size_t made = MakeDelta(best, base.data(), f.payload.data(), n, h.dtype, delta.data());
+      if (made == 0 && n > 0) {  // the sample fitted, the whole does not: send it as it is
+        SetOp(h, PatchOp::kReplace);
+        h.base_size = 0;
+        h.base_checksum = 0;
+        return {};
+      }
+      delta.Resize(made);
       f.payload = std::move(delta);
     } else {
       MakeDelta(best, base.data(), f.payload.data(), n, h.dtype, f.payload.data());
@@ -514,7 +635,7 @@ Result<DiffStats> DiffModels(ByteSource& base_src, ByteSource& target_src, ByteS
 
   std::unique_ptr<ByteSource> reader;
   MLN_TRY(auto frames, OpenFrames(*target, options.parse, reader));
-  Planner planner(*frames, base_index, match, base->size(), options);
+  Planner planner(*frames, *base, base_index, match, options);
   OpMaker make_op(*base, planner, options);
 
   auto tail = [&]() -> Result<std::vector<Frame>> {

@@ -15,6 +15,7 @@ std::string OpName(uint8_t op) {
     case PatchOp::kZdelta: return "zdelta";
     case PatchOp::kFdelta: return "fdelta";
     case PatchOp::kSparse: return "sparse";
+    case PatchOp::kQ8delta: return "q8delta";
   }
   return "op" + std::to_string(op);
 }

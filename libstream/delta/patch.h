@@ -28,8 +28,9 @@ enum class PatchOp : uint8_t {
   kZdelta = 6,   ///< new = zstd frame decoded with the base range as its prefix (non-tensor bytes)
   kFdelta = 7,   ///< new = base moved by ulps (F16, BF16, F32): kernels/float_delta.h
   kSparse = 8,   ///< new = base + sparse byte-wise delta: kernels/delta.h EncodeSparse
+  kQ8delta = 9,  ///< new Q8_0 blocks range-coded against the base's: kernels/q8_delta.h
 };
-inline constexpr size_t kOpCount = 9;
+inline constexpr size_t kOpCount = 10;
 
 /// The float layout of `dtype` for kFdelta, or nullopt when it has none.
 std::optional<kernels::FloatLayout> FloatLayoutOf(uint32_t dtype);
