@@ -1,6 +1,11 @@
 #include "libstream/fuzz/fuzz_entry.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <array>
+#include <bit>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -15,6 +20,8 @@
 #include "libstream/codecs/codec.h"
 #include "libstream/crypto/digest.h"
 #include "libstream/crypto/sign.h"
+#include "libstream/delta/apply.h"
+#include "libstream/delta/model_file.h"
 #include "libstream/formats/container.h"
 #include "libstream/formats/gguf.h"
 #include "libstream/formats/layout_emit.h"
@@ -23,6 +30,7 @@
 #include "libstream/formats/tflite.h"
 #include "libstream/stream/frame_codec_internal.h"
 #include "libstream/stream/reader.h"
+#include "libstream/stream/writer.h"
 #include "libstream/verify/verify.h"
 
 namespace mln::fuzz {
@@ -186,6 +194,154 @@ void DecodeWithCodec(stream::Codec codec, const uint8_t* data, size_t size) {
   }
 }
 
+// SHA-256 of PatchFuzzBase(). make_seeds.sh checks the base it writes with Python against
+// the same value, so the seeds and the base they are applied to here cannot drift apart.
+constexpr char kPatchBaseSha256[] =
+    "a0e8b3366a3d17885b8511d52c6c17379debfda96c2900d9cb9c2953b713ec54";
+
+void PutLE(std::vector<uint8_t>& b, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) b.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+void PutString(std::vector<uint8_t>& b, std::string_view s) {
+  PutLE(b, s.size(), 8);
+  b.insert(b.end(), s.begin(), s.end());
+}
+
+// The base FuzzPatchApply applies every input to, with its bytes (ResealPatch hashes base
+// ranges from them). The model is a regular file to ModelFile, as mln-apply needs, but lives
+// in a memfd: nothing on disk, one per process.
+struct PatchBase {
+  std::vector<uint8_t> bytes;
+  std::unique_ptr<delta::ModelFile> file;
+};
+
+const PatchBase& GetPatchBase() {
+  static const PatchBase base = [] {
+    PatchBase b;
+    b.bytes = PatchFuzzBase();
+    crypto::Sha256 sha;
+    sha.Update(b.bytes.data(), b.bytes.size());
+    if (crypto::ToHex(sha.Final()) != kPatchBaseSha256) {
+      Broken(
+          "PatchFuzzBase changed: update kPatchBaseSha256 and make_seeds.sh's copy, and "
+          "regenerate tests/fuzz/corpus/patch_apply");
+    }
+    int fd = ::memfd_create("mln-fuzz-base", MFD_CLOEXEC);
+    if (fd < 0 ||
+        ::write(fd, b.bytes.data(), b.bytes.size()) != static_cast<ssize_t>(b.bytes.size()) ||
+        ::lseek(fd, 0, SEEK_SET) != 0) {
+      Broken("cannot hold the patch base in a memfd");
+    }
+    // The descriptor stays open for the life of the process (ModelFile does not own it).
+    auto src = MakeFdSource(fd, "fuzz-base.gguf", /*owned=*/false);
+    auto file = delta::ModelFile::Open(*src, formats::ParseOptions{}, /*need_plan=*/false);
+    if (!file || (*file)->materialized()) Broken("the memfd base is not used as it is");
+    b.file = std::move(*file);
+    return b;
+  }();
+  return base;
+}
+
+uint64_t HashRange(std::span<const uint8_t> base, uint64_t offset, uint64_t size) {
+  return crypto::Xxh3(base.subspan(offset, size));
+}
+
+// A keep run with raw payload and a valid run.piece over a range inside the base: its piece
+// hashes and its result checksum made from the base, as mln-diff writes them.
+void FixKeepRun(stream::Frame& f, std::span<const uint8_t> base) {
+  stream::FrameHeader& h = f.header;
+  auto text = h.Attr(delta::kAttrPiece).value_or("");
+  uint64_t piece = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), piece);
+  if (ec != std::errc() || piece == 0 || h.base_size != h.out_size || h.base_size > base.size() ||
+      h.base_offset > base.size() - h.base_size) {
+    return;
+  }
+  uint64_t count = h.out_size / piece + (h.out_size % piece != 0);
+  if (f.payload.size() != count * 8) return;
+  for (uint64_t i = 0; i < count; ++i) {
+    uint64_t at = i * piece;
+    StoreLE<uint64_t>(f.payload.data() + i * 8,
+                      HashRange(base, h.base_offset + at, std::min(piece, h.out_size - at)));
+  }
+  h.out_checksum = h.base_checksum = HashRange(base, h.base_offset, h.base_size);
+}
+
+// Rebuilds the patch in `bytes` frame by frame through stream::Writer, recomputing what a
+// mutation breaks before any op runs: each payload's checksum (of its decoded bytes), each
+// op's base-range checksum, a raw keep run's hashes, and the result checksum of ops whose
+// result is their payload. Frames are walked by their prefixes (no checksum); the stream
+// ends (with a fresh trailer) at the first one that cannot be walked or decoded. Empty
+// when the input has no stream header.
+std::vector<uint8_t> ResealPatch(std::span<const uint8_t> bytes, std::span<const uint8_t> base) {
+  std::vector<uint8_t> out;
+  if (bytes.size() < kStreamHeaderSize) return out;
+  auto sink = MakeMemorySink(&out, "fuzz-resealed");
+  stream::Writer writer(*sink);
+  size_t pos = kStreamHeaderSize;
+  while (bytes.size() - pos >= kFramePrefixSize) {
+    const uint8_t* prefix = bytes.data() + pos;
+    if (LoadLE<uint32_t>(prefix) != stream::internal::kFrameMagic) break;
+    uint64_t header_len = LoadLE<uint32_t>(prefix + 4);
+    uint64_t payload_len = LoadLE<uint64_t>(prefix + 8);
+    uint64_t at = pos + kFramePrefixSize;
+    if (header_len == 0 || header_len > bytes.size() - at) break;
+    // A copy: DecodeHeader needs the FlatBuffer at an aligned address.
+    std::vector<uint8_t> fb(bytes.begin() + at, bytes.begin() + at + header_len);
+    auto header = stream::internal::DecodeHeader(fb);
+    if (!header) break;
+    at += header_len;
+    if (payload_len != 0) at += PadTo(at, kPayloadAlignment);
+    if (at > bytes.size() || payload_len > bytes.size() - at) break;
+    pos = at + payload_len;
+    if (header->Is(stream::FrameKind::kTrailer)) break;  // Finish writes the only one
+    Frame f;
+    f.header = std::move(*header);
+    f.payload.Resize(payload_len);
+    if (payload_len != 0) std::memcpy(f.payload.data(), bytes.data() + at, payload_len);
+    stream::FrameHeader& h = f.header;
+    bool delta_op = h.Is(stream::FrameKind::kDelta);
+    auto op = static_cast<delta::PatchOp>(h.op);
+    if (delta_op && op == delta::PatchOp::kKeep &&
+        h.codec == static_cast<uint8_t>(stream::Codec::kRaw)) {
+      FixKeepRun(f, base);
+    } else if (delta_op && h.base_size <= base.size() &&
+               h.base_offset <= base.size() - h.base_size) {
+      h.base_checksum = HashRange(base, h.base_offset, h.base_size);
+    }
+    AlignedBuffer decoded;
+    if (h.decoded_size <= (1u << 20) &&
+        codecs::DecodePayload(h.codec, f.payload.span(), h.decoded_size, decoded)) {
+      h.checksum = crypto::Xxh3(decoded.span());
+      if (delta_op && (op == delta::PatchOp::kInsert || op == delta::PatchOp::kReplace)) {
+        h.out_checksum = h.checksum;
+      }
+    }
+    if (!writer.Put(std::move(f))) break;
+  }
+  if (!writer.Finish()) out.clear();
+  return out;
+}
+
+// Applies `patch` to the base; a patch that applies must have made what it promises.
+void ApplyToBase(std::span<const uint8_t> patch) {
+  const PatchBase& base = GetPatchBase();
+  auto src = MakeMemorySource(patch, "fuzz.mlnp");
+  std::vector<uint8_t> out;
+  auto sink = MakeMemorySink(&out, "fuzz-out");
+  delta::ApplyOptions options;
+  options.threads = 1;
+  options.max_op_bytes = 1u << 20;  // the base is a few KB; bounds what one input allocates
+  auto stats = delta::ApplyPatch(*base.file, *src, *sink, options);
+  if (!stats) return;
+  crypto::Sha256 sha;
+  sha.Update(out.data(), out.size());
+  if (out.size() != stats->info.new_size || crypto::ToHex(sha.Final()) != stats->info.new_sha256 ||
+      stats->bytes_written != out.size()) {
+    Broken("an applied patch did not make the size and SHA-256 it promises");
+  }
+}
+
 }  // namespace
 
 void FixFrameHeaderChecksums(std::vector<uint8_t>& bytes) { FixStream(bytes, false); }
@@ -267,6 +423,87 @@ int FuzzContainer(const uint8_t* data, size_t size) {
     auto next = (*parsed)->Next();
     if (!next || !next->has_value()) break;
   }
+  return 0;
+}
+
+std::vector<uint8_t> PatchFuzzBase() {
+  // GGUF v3 (ggml docs/gguf.md): magic, version, tensor count, KV count, KVs, tensor infos,
+  // padding to 32, then each tensor's data at a 32-byte aligned offset. Values are exact
+  // in binary so that make_seeds.sh's Python writes the same bytes.
+  enum : uint32_t { kF32 = 0, kQ8_0 = 8, kI8 = 24, kI32 = 26, kF64 = 28, kString = 8 };
+  struct Tensor {
+    std::string name;
+    uint32_t type;
+    std::vector<uint8_t> data;
+  };
+  auto f32 = [](size_t n, auto value) {
+    std::vector<uint8_t> d;
+    for (size_t i = 0; i < n; ++i) PutLE(d, std::bit_cast<uint32_t>(float(value(i))), 4);
+    return d;
+  };
+  std::vector<uint8_t> f64, i8a, i8b, i32;
+  for (size_t i = 0; i < 64; ++i) PutLE(f64, std::bit_cast<uint64_t>((i % 13) * 0.5 - 3), 8);
+  for (size_t i = 0; i < 256; ++i) i8a.push_back(static_cast<uint8_t>(i * 7));
+  for (size_t i = 0; i < 512; ++i) i8b.push_back(static_cast<uint8_t>(i * 13 + 5));
+  for (size_t i = 0; i < 8; ++i) PutLE(i32, i, 4);
+  // 256 Q8_0 blocks (f16 scale, 32 int8 values), for the q8delta op: enough for its
+  // adaptive coder to beat the byte-wise ops on the variant.
+  std::vector<uint8_t> q8;
+  for (size_t blk = 0; blk < 256; ++blk) {
+    PutLE(q8, 0x2000 + blk * 3, 2);
+    for (size_t i = 0; i < 32; ++i) q8.push_back(static_cast<uint8_t>((blk * 32 + i) * 37 % 255));
+  }
+  // Neighbours differ in type, so mln-diff's chunker never packs two into one op; the
+  // seeds' variant changes each as its name says. keep.weight spans three 4 KiB pieces.
+  std::vector<Tensor> tensors;
+  tensors.push_back({"keep.weight", kF32, f32(2560, [](size_t i) { return (i % 17) * 0.25 - 2; })});
+  tensors.push_back({"xor.weight", kF64, std::move(f64)});
+  tensors.push_back(
+      {"fdelta.weight", kF32, f32(128, [](size_t i) { return (i % 29) * 0.125 + 1; })});
+  tensors.push_back({"sub.weight", kI8, std::move(i8a)});
+  tensors.push_back({"replace.weight", kF32, f32(16, [](size_t i) { return i * 0.5; })});
+  tensors.push_back({"sparse.weight", kI8, std::move(i8b)});
+  tensors.push_back({"q8delta.weight", kQ8_0, std::move(q8)});
+  tensors.push_back({"delete.weight", kI32, std::move(i32)});
+  std::string notes;
+  for (int i = 0; i < 12; ++i) {
+    if (i) notes += ' ';
+    notes += "note " + std::to_string(i) + ": patches carry tensor-aware ops for small models";
+  }
+
+  std::vector<uint8_t> b = {'G', 'G', 'U', 'F'};
+  PutLE(b, 3, 4);
+  PutLE(b, tensors.size(), 8);
+  PutLE(b, 2, 8);
+  for (auto [key, value] :
+       {std::pair<std::string_view, std::string_view>{"general.architecture", "fuzz"},
+        {"fuzz.notes", notes}}) {
+    PutString(b, key);
+    PutLE(b, kString, 4);
+    PutString(b, value);
+  }
+  std::vector<uint8_t> data;
+  for (const Tensor& t : tensors) {
+    data.resize(data.size() + PadTo(data.size(), 32));
+    PutString(b, t.name);
+    PutLE(b, 1, 4);  // one dimension: elements
+    size_t width = t.type == kF32 || t.type == kI32 ? 4 : t.type == kF64 ? 8 : 1;
+    PutLE(b, t.type == kQ8_0 ? t.data.size() / 34 * 32 : t.data.size() / width, 8);
+    PutLE(b, t.type, 4);
+    PutLE(b, data.size(), 8);
+    data.insert(data.end(), t.data.begin(), t.data.end());
+  }
+  b.resize(b.size() + PadTo(b.size(), 32));
+  b.insert(b.end(), data.begin(), data.end());
+  return b;
+}
+
+int FuzzPatchApply(const uint8_t* data, size_t size) {
+  std::vector<uint8_t> bytes(data, data + size);
+  FixStream(bytes, true);
+  ApplyToBase(bytes);
+  std::vector<uint8_t> resealed = ResealPatch({data, size}, GetPatchBase().bytes);
+  if (!resealed.empty()) ApplyToBase(resealed);
   return 0;
 }
 

@@ -46,6 +46,21 @@ int FuzzBytePlaneDecode(const uint8_t* data, size_t size);
 /// (then sign and verify), or VersionState::Parse; the rest is the text.
 int FuzzManifest(const uint8_t* data, size_t size);
 
+/// mln-apply's work (delta::ApplyPatch, one thread, ops bounded to 1 MiB): the input is a
+/// patch stream applied to a fixed base held in memory (PatchFuzzBase), the new model
+/// written to memory. Each input is applied twice: as given, with frame-header checksums and
+/// the trailer digest fixed (FixFrameHeaderChecksums), which reaches the framing and
+/// patch.begin checks; then rebuilt frame by frame with every payload checksum, every op's
+/// base checksum and every keep run's piece hashes recomputed against the base, so mutated
+/// op fields and payloads reach the op code (sparse, zstd prefix, float delta) instead of
+/// stopping at a checksum. A patch that applies must have made exactly the size and
+/// SHA-256 its patch.end promises.
+int FuzzPatchApply(const uint8_t* data, size_t size);
+/// The base model of FuzzPatchApply: a GGUF v3 of seven small tensors (F32, F64, I8, I32)
+/// and a long metadata string, built in code. tests/fuzz/make_seeds.sh writes the same bytes
+/// with Python to diff its seeds from; both check their bytes against one SHA-256.
+std::vector<uint8_t> PatchFuzzBase();
+
 /// Rewrites the u64 header checksum in every frame prefix of a stream in `bytes` that can be
 /// walked (magic, lengths within the input), so that a fuzzer's mutation of a FlatBuffers
 /// header is not rejected by the checksum alone (libarchive's DONT_FAIL_ON_CRC_ERROR idea,

@@ -13,7 +13,7 @@ PATH="$bin:$PATH"
 T=$(mktemp -d "${TMPDIR:-/tmp}/mln-seeds.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 for t in stream_reader verify_stream gguf_parse tflite_parse onnx_parse safetensors_parse \
-         container zstd_decode byteplane_decode manifest; do
+         container zstd_decode byteplane_decode manifest patch_apply; do
   mkdir -p "$out/$t"
 done
 
@@ -172,5 +172,69 @@ mln-verify --sign "$key" --name fuzz-model --version 5 <"$T/kv.mlns" >"$T/signed
 mln-verify --sign "$key" --name fuzz-model --version 5 <"$T/zstd.mlns" >"$T/signed_zstd.mlns"
 cp "$T/signed.mlns" "$out/stream_reader/"
 for s in kv st signed signed_zstd; do cp "$T/$s.mlns" "$out/verify_stream/$s.mlns"; done
+
+# --- Patches: mln-diff from the patch_apply base (fuzz_entry.cc PatchFuzzBase, the same
+# bytes; checked by its SHA-256) to variants that between them use every op: keep (a run of
+# several pieces), fdelta, xor, sub, sparse, q8delta, replace, insert, delete, zdelta
+# (metadata).
+/usr/bin/python3 - "$T" <<'PY'
+import struct, sys
+d = sys.argv[1]
+def s(x): b = x.encode(); return struct.pack("<Q", len(b)) + b
+def kv(key, value): return s(key) + struct.pack("<I", 8) + s(value)
+def gguf(path, kvs, tensors):
+    h = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(kvs)) + b"".join(kvs)
+    data = b""
+    for name, typ, width, blob in tensors:
+        data += b"\0" * (-len(data) % 32)
+        elements = len(blob) // 34 * 32 if typ == Q8_0 else len(blob) // width
+        h += s(name) + struct.pack("<IQIQ", 1, elements, typ, len(data))
+        data += blob
+    h += b"\0" * (-len(h) % 32)
+    open(path, "wb").write(h + data)
+F32, F16, Q8_0, I8, I32, F64 = 0, 1, 8, 24, 26, 28
+def q8(blocks, d_step, q_shift):
+    out = b""
+    for blk in range(blocks):
+        qs = bytes(((blk * 32 + i) * 37 % 255 + (q_shift if (blk * 32 + i) % 13 == 0 else 0)) & 0xff
+                   for i in range(32))
+        out += struct.pack("<H", 0x2000 + blk * 3 + (d_step if blk % 2 else 0)) + qs
+    return out
+def f32(vals): return struct.pack(f"<{len(vals)}f", *vals)
+notes = " ".join(f"note {i}: patches carry tensor-aware ops for small models" for i in range(12))
+keep = ("keep.weight", F32, 4, f32([(i % 17) * 0.25 - 2 for i in range(2560)]))
+fdelta = f32([(i % 29) * 0.125 + 1 for i in range(128)])
+xor = struct.pack("<64d", *[(i % 13) * 0.5 - 3 for i in range(64)])
+sub = bytes((i * 7) & 0xff for i in range(256))
+sparse = bytes((i * 13 + 5) & 0xff for i in range(512))
+gguf(f"{d}/pbase.gguf", [kv("general.architecture", "fuzz"), kv("fuzz.notes", notes)],
+     [keep, ("xor.weight", F64, 8, xor), ("fdelta.weight", F32, 4, fdelta),
+      ("sub.weight", I8, 1, sub), ("replace.weight", F32, 4, f32([i * 0.5 for i in range(16)])),
+      ("sparse.weight", I8, 1, sparse), ("q8delta.weight", Q8_0, 1, q8(256, 0, 0)),
+      ("delete.weight", I32, 4, struct.pack("<8i", *range(8)))])
+nudged = bytearray(fdelta)
+for i in range(0, len(nudged), 4): nudged[i] ^= 1  # a few ulps
+flipped = bytearray(xor)
+for i in range(7, len(flipped), 8): flipped[i] ^= 0x80  # signs
+few = bytearray(sparse); few[3] ^= 1; few[200] ^= 0x10; few[411] = 0
+gguf(f"{d}/pnew.gguf", [kv("general.architecture", "fuzz"),
+                        kv("fuzz.notes", notes.replace("note 7", "NOTE 7"))],
+     [keep, ("xor.weight", F64, 8, bytes(flipped)), ("fdelta.weight", F32, 4, bytes(nudged)),
+      ("sub.weight", I8, 1, bytes((b + 1) & 0xff for b in sub)),
+      ("replace.weight", F16, 2, struct.pack("<16e", *[i * 0.5 for i in range(16)])),
+      ("sparse.weight", I8, 1, bytes(few)), ("q8delta.weight", Q8_0, 1, q8(256, 1, 1)),
+      ("insert.weight", F32, 4, f32([1.0] * 8))])
+PY
+want=$(sed -n 's/^ *"\([0-9a-f]\{64\}\)";$/\1/p' "$root/libstream/fuzz/fuzz_entry.cc")
+[ "$(sha256sum <"$T/pbase.gguf" | cut -d' ' -f1)" = "$want" ] ||
+  { echo "make_seeds.sh: the patch base differs from fuzz_entry.cc's PatchFuzzBase" >&2; exit 1; }
+pa="$out/patch_apply"
+mln-diff -c 4K "$T/pbase.gguf" "$T/pnew.gguf" >"$pa/all_ops.mlnp"
+mln-diff -c 4K -l 3 "$T/pbase.gguf" "$T/pnew.gguf" >"$pa/all_ops_compressed.mlnp"
+mln-diff -c 4K "$T/pbase.gguf" "$T/pbase.gguf" >"$pa/unchanged.mlnp"
+mln-verify --sign "$key" --name fuzz-model --version 5 <"$pa/all_ops.mlnp" >"$pa/signed.mlnp"
+for p in "$pa"/*.mlnp; do
+  mln-apply --check "$T/pbase.gguf" "$p" || { echo "make_seeds.sh: $p does not apply" >&2; exit 1; }
+done
 
 echo "seeds written to $out" >&2
