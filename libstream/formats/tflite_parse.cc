@@ -73,14 +73,19 @@ std::string Num(int64_t v) { return std::to_string(v); }
 
 // "v" for one value, "v0, v1, v2, v3, ... (N values)" for more: enough to recognise per-
 // tensor vs per-channel quantization without copying whole vectors into every frame.
+// Elements are copied out, not loaded through Vector::Get: the Verifier only checks that a
+// vector's length is 4-byte aligned, so the int64 zero points of a hostile file may sit at
+// an address that is not 8-byte aligned (the fuzzer found it).
 template <typename T>
 std::string Summary(const flatbuffers::Vector<T>* v) {
   std::string s;
   size_t n = v->size();
   for (size_t i = 0; i < n && i < kShownValues; ++i) {
     if (i) s += ", ";
+    T value;
+    std::memcpy(&value, v->Data() + i * sizeof(T), sizeof(T));
     s += Num(static_cast<std::conditional_t<std::is_floating_point_v<T>, double, int64_t>>(
-        v->Get(static_cast<flatbuffers::uoffset_t>(i))));
+        flatbuffers::EndianScalar(value)));
   }
   if (n > kShownValues) s += ", ...";
   if (n > 1) s += " (" + std::to_string(n) + " values)";
