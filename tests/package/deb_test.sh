@@ -66,7 +66,7 @@ while [ $(( ${#json} % 8 )) -ne 0 ]; do json+=' '; done
 "$bin/mln-parse" "$T/m.safetensors" | "$bin/mln-compress" | "$bin/mln-verify" |
   "$bin/mln-emit" -o "$T/back"
 cmp "$T/m.safetensors" "$T/back" || fail "parse|compress|verify|emit round trip differs"
-"$bin/mln-inspect" "$T/m.safetensors" | grep -q "F32\|f32" || fail "mln-inspect shows no tensor"
+"$bin/mln-inspect" "$T/m.safetensors" | grep -c "F32\|f32" >/dev/null || fail "mln-inspect shows no tensor"
 # Every man page is the source page, gzipped without a timestamp (reproducible, as lintian
 # asks), and renders.
 for p in "$src"/man/mln-*.[15]; do
@@ -76,9 +76,9 @@ for p in "$src"/man/mln-*.[15]; do
 done
 page=$T/root/usr/share/man/man1/mln-parse.1.gz
 if command -v mandoc >/dev/null; then
-  zcat "$page" | mandoc -T utf8 | grep -q "mln-parse" || fail "$page does not render"
+  zcat "$page" | mandoc -T utf8 | grep -c "mln-parse" >/dev/null || fail "$page does not render"
 elif command -v groff >/dev/null; then
-  zcat "$page" | groff -mandoc -Tutf8 | grep -q "mln-parse" || fail "$page does not render"
+  zcat "$page" | groff -mandoc -Tutf8 | grep -c "mln-parse" >/dev/null || fail "$page does not render"
 fi
 # copyright: DEP-5 (machine-readable), a header naming the format, then a Files: * paragraph
 # with Copyright and License fields; no license is invented where the sources grant none.

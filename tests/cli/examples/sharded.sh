@@ -165,7 +165,7 @@ grep -q "does not match the released shards" "$T/log" || fail "no index message:
 mln-inspect "$T/gguf/v2/m-00002-of-00003.gguf" >"$T/insp"
 grep -Eq "^  split +shard 2 of 3 \(split.no 1\), 2 tensors here of 6$" "$T/insp" ||
   fail "no split line: $(head -12 "$T/insp")"
-mln-inspect "$T/st/v2/model-00001-of-00002.safetensors" | grep -q "^  split " &&
+mln-inspect "$T/st/v2/model-00001-of-00002.safetensors" | grep -c "^  split " >/dev/null &&
   fail "a safetensors shard shown as a GGUF split"
 
 # A damaged shard fails the release, and the run leaves no temporary files.
