@@ -214,10 +214,7 @@ class OpApplier {
         break;
       }
       case PatchOp::kSparse: {
-        if (h.base_size != h.out_size) {
-          return Fail(Errc::kBadData, "sparse delta reads " + std::to_string(h.base_size) +
-                                          " base bytes to make " + std::to_string(h.out_size));
-        }
+        MLN_RETURN_IF_ERROR(SameSizeRanges(h, "sparse delta"));
         MLN_TRY(AlignedBuffer made, ReadBase(h));
         if (!kernels::ApplySparse(f.payload.data(), f.payload.size(), h.out_size, made.data())) {
           return Fail(Errc::kBadData, "sparse delta of " + std::to_string(f.payload.size()) +
@@ -228,10 +225,7 @@ class OpApplier {
         break;
       }
       case PatchOp::kQ8delta: {
-        if (h.base_size != h.out_size) {
-          return Fail(Errc::kBadData, "Q8_0 delta reads " + std::to_string(h.base_size) +
-                                          " base bytes to make " + std::to_string(h.out_size));
-        }
+        MLN_RETURN_IF_ERROR(SameSizeRanges(h, "Q8_0 delta"));
         MLN_TRY(AlignedBuffer base, ReadBase(h));
         AlignedBuffer made(h.out_size);
         if (!kernels::DecodeQ8Delta(base.data(), f.payload.data(), f.payload.size(), h.out_size,
@@ -269,6 +263,14 @@ class OpApplier {
   }
 
  private:
+  // Ops that make each new byte from the base byte at the same place read as many base
+  // bytes as they make.
+  static Result<void> SameSizeRanges(const FrameHeader& h, std::string_view op) {
+    if (h.base_size == h.out_size) return {};
+    return Fail(Errc::kBadData, std::string(op) + " reads " + std::to_string(h.base_size) +
+                                    " base bytes to make " + std::to_string(h.out_size));
+  }
+
   Result<AlignedBuffer> ReadBase(const FrameHeader& h) const {
     AlignedBuffer b(h.base_size);
     MLN_RETURN_IF_ERROR(base_.ReadAt(h.base_offset, b.data(), h.base_size));

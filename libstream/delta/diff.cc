@@ -295,16 +295,13 @@ size_t EstimateStored(std::span<const uint8_t> bytes, uint32_t dtype) {
   return f.payload.size();
 }
 
-// The room every op's payload gets: kernels::SparseBound(n) bytes. A Q8_0 delta that
-// would not fit in it is no candidate (EncodeQ8Delta returns 0).
-size_t SparseCap(size_t n) { return kernels::SparseBound(n); }
-
 // Writes `op`'s payload for `target` against `base` (n bytes each) to `out`, which holds
-// SparseCap(n) bytes; returns the payload size, 0 when the op cannot code it.
+// kernels::SparseBound(n) bytes; returns the payload size, 0 when the op cannot code it (a
+// Q8_0 delta that would not fit there is no candidate).
 size_t MakeDelta(PatchOp op, const uint8_t* base, const uint8_t* target, size_t n,
                  uint32_t dtype, uint8_t* out) {
   if (op == PatchOp::kSparse) return kernels::EncodeSparse(base, target, n, out);
-  if (op == PatchOp::kQ8delta) return kernels::EncodeQ8Delta(base, target, n, out, SparseCap(n));
+  if (op == PatchOp::kQ8delta) return kernels::EncodeQ8Delta(base, target, n, out, kernels::SparseBound(n));
   if (op == PatchOp::kFdelta) {
     auto layout = *FloatLayoutOf(dtype);
     kernels::EncodeFloatDelta(base, target, n / layout.width, layout, out);
@@ -398,7 +395,7 @@ class OpMaker {
       h.base_checksum = 0;
     } else if (best == PatchOp::kFdelta || best == PatchOp::kSparse ||
                best == PatchOp::kQ8delta) {
-      AlignedBuffer delta(SparseCap(n));
+      AlignedBuffer delta(kernels::SparseBound(n));
       size_t made = MakeDelta(best, base.data(), f.payload.data(), n, h.dtype, delta.data());
       if (made == 0 && n > 0) {  // the sample fitted, the whole does not: send it as it is
         SetOp(h, PatchOp::kReplace);
