@@ -36,8 +36,9 @@ void QuantizeBlocks(QuantType t, const float* x, size_t n, uint8_t* out);
 /// (clamped to at least 1e-5 by the caller) and must be > 0.
 void QuantizeTernary(QuantType t, const float* x, size_t n, float gamma, uint8_t* out);
 
-/// Returns `acc` plus the sum of |x| over `n` floats (a multiple of 256): each group of 256
-/// is summed in order in double, and the group sums are added to `acc` in order. Threading
+/// Returns `acc` plus the sum of |x| over `n` floats (a multiple of 256): in each group of
+/// 256, element i goes (in double) to partial sum i % 8, the partials are added pairwise
+/// ((0+1)+(2+3))+((4+5)+(6+7)), and the group sums are added to `acc` in order. Threading
 /// `acc` through consecutive calls gives the same total however a tensor was cut into
 /// multiples of 256.
 double SumAbs(const float* x, size_t n, double acc);
