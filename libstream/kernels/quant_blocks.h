@@ -43,6 +43,10 @@ void QuantizeTernary(QuantType t, const float* x, size_t n, float gamma, uint8_t
 /// multiples of 256.
 double SumAbs(const float* x, size_t n, double acc);
 
+/// The group sums SumAbs adds, one per 256 floats of `x` (`n` a multiple of 256), written to
+/// `sums`: groups can be summed in parallel and then added in order, with the same result.
+void GroupAbsSums(const float* x, size_t n, double* sums);
+
 /// Expands `n` elements of blocks at `in` to floats, as ggml's dequantize_row_* does.
 void DequantizeBlocks(QuantType t, const uint8_t* in, size_t n, float* out);
 

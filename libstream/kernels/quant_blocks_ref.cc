@@ -3,6 +3,7 @@
 // nearest_int; ggml-impl.h: ggml_compute_fp32_to_fp16). The float operations keep ggml's
 // order and rounding exactly; this file is compiled with -ffp-contract=off because an FMA
 // would change the result (libggml-base.so is built for baseline x86-64, without FMA).
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -75,13 +76,22 @@ float F16ToF32(uint16_t h) {
 // waits on each add's latency (about 4 cycles an element), and this pass is the serial
 // part of ternary quantization. Plain C++ keeps the order fixed on every SIMD target, so
 // gamma does not depend on the CPU.
-double SumAbs(const float* x, size_t n, double acc) {
+void GroupAbsSums(const float* x, size_t n, double* sums) {
   for (size_t g = 0; g + 256 <= n; g += 256) {
     double s[8] = {};
     for (size_t i = 0; i < 256; i += 8) {
       for (size_t j = 0; j < 8; ++j) s[j] += std::fabs(static_cast<double>(x[g + i + j]));
     }
-    acc += ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+    *sums++ = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+  }
+}
+
+double SumAbs(const float* x, size_t n, double acc) {
+  double sums[64];
+  for (size_t g = 0; g + 256 <= n; g += 256 * 64) {
+    const size_t groups = std::min<size_t>(64, (n - g) / 256);
+    GroupAbsSums(x + g, groups * 256, sums);
+    for (size_t i = 0; i < groups; ++i) acc += sums[i];
   }
   return acc;
 }

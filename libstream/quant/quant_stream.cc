@@ -10,6 +10,8 @@
 #include <mutex>
 
 #include <nlohmann/json.hpp>
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
 
 #include "libstream/codecs/codec.h"
 #include "libstream/formats/format.h"
@@ -65,11 +67,11 @@ Frame BytesFrame(std::string name, uint64_t file_offset, std::span<const uint8_t
   return f;
 }
 
-// Float view of a chunk of f32 / f16 / bf16 elements.
-const float* AsFloats(uint32_t dtype, const AlignedBuffer& in, size_t n, std::vector<float>& tmp) {
-  if (dtype == D(Dtype::kF32)) return reinterpret_cast<const float*>(in.data());
+// Float view of `n` f32 / f16 / bf16 elements at `in` (4-byte aligned for f32).
+const float* AsFloats(uint32_t dtype, const uint8_t* in, size_t n, std::vector<float>& tmp) {
+  if (dtype == D(Dtype::kF32)) return reinterpret_cast<const float*>(in);
   tmp.resize(n);
-  const auto* h = reinterpret_cast<const uint16_t*>(in.data());
+  const auto* h = reinterpret_cast<const uint16_t*>(in);
   if (dtype == D(Dtype::kF16)) {
     kernels::F16ToF32Row(h, n, tmp.data());
   } else {
@@ -311,9 +313,19 @@ class QuantSource final : public stream::FrameSource {
       if (!spool_) return Fail(Errc::kIo, std::string("cannot create a temporary file: ") + std::strerror(errno));
       spool_sum_ = 0;
     }
-    size_t n = f.payload.size() / (t.from == D(Dtype::kF32) ? 4 : 2);
-    const float* x = AsFloats(t.from, f.payload, n, spool_tmp_);
-    spool_sum_ = kernels::SumAbs(x, n, spool_sum_);
+    // This stage is serial, so the |w| pass runs in parallel within it: each 256-group's sum
+    // in any order, then all of them added in order, which keeps gamma independent of -T.
+    const size_t width = t.from == D(Dtype::kF32) ? 4 : 2;
+    const size_t n = f.payload.size() / width;
+    spool_groups_.resize(n / 256);
+    constexpr size_t kGroupsPerTask = 256;
+    tbb::parallel_for(tbb::blocked_range<size_t>(0, n / 256, kGroupsPerTask), [&](const auto& r) {
+      thread_local std::vector<float> widened;
+      const size_t first = r.begin() * 256, count = (r.end() - r.begin()) * 256;
+      const float* x = AsFloats(t.from, f.payload.data() + first * width, count, widened);
+      kernels::GroupAbsSums(x, count, spool_groups_.data() + r.begin());
+    });
+    for (double g : spool_groups_) spool_sum_ += g;
     if (std::fwrite(f.payload.data(), 1, f.payload.size(), spool_) != f.payload.size()) {
       return Fail(Errc::kIo, std::string("writing the temporary file: ") + std::strerror(errno));
     }
@@ -371,7 +383,7 @@ class QuantSource final : public stream::FrameSource {
   std::vector<FrameHeader> spooled_;  // headers of the spooled chunks, in order
   size_t replay_ = SIZE_MAX;          // next spooled chunk to hand out; SIZE_MAX: none
   double spool_sum_ = 0;
-  std::vector<float> spool_tmp_;
+  std::vector<double> spool_groups_;  // one |w| sum per 256 weights of the chunk
   size_t slot_base_ = 0;
   uint64_t pos_ = 0, tail_ = 0;
   size_t tensors_done_ = 0;
@@ -406,7 +418,7 @@ Result<void> Convert(Frame& f, const QuantOptions& o, Shared& shared, bool seal)
   if (from_float && (to == D(Dtype::kF32) || to == D(Dtype::kF16))) {
     // A type map's float rule (f32 -> f16, bf16 -> f32, ...): widen to f32, then narrow
     // with ggml's rounding (ggml_fp32_to_fp16_row, round to nearest even).
-    const float* x = AsFloats(from, f.payload, n, tmp);
+    const float* x = AsFloats(from, f.payload.data(), n, tmp);
     if (to == D(Dtype::kF32)) {
       std::memcpy(out.data(), x, n * sizeof(float));
     } else {
@@ -422,7 +434,7 @@ Result<void> Convert(Frame& f, const QuantOptions& o, Shared& shared, bool seal)
       kernels::F32ToF16Row(tmp.data(), n, reinterpret_cast<uint16_t*>(out.data()));
     }
   } else {
-    const float* x = AsFloats(from, f.payload, n, tmp);
+    const float* x = AsFloats(from, f.payload.data(), n, tmp);
     if (auto bad = FirstNonFinite(x, n)) {
       if (!o.allow_nonfinite) {
         return Fail(Error{Errc::kBadData,
