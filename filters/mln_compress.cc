@@ -19,7 +19,7 @@ struct CompressArgs {
   mln::cli::CommonArgs common;
   std::string input;
   bool decompress = false;
-  int level = 1;
+  int level = 0;  // 0: each codec's own default
   std::string codec;
 };
 
@@ -53,7 +53,8 @@ int Main(int argc, char** argv) {
   app.add_option("input", args.input, "Stream or model file; '-' or none reads stdin");
   app.add_flag("-d,--decompress", args.decompress,
                "Decompress; from a FILE.mlnz, write the model file itself");
-  app.add_option("-l,--level", args.level, "zstd level of the entropy stage")
+  app.add_option("-l,--level", args.level,
+                 "zstd level of the entropy stage (default: 1 for byte planes, 3 for zstd)")
       ->check(CLI::Range(1, 19));
   app.add_option("--codec", args.codec, "Force a codec: raw, zstd, byteplane (default: chosen per frame)");
   mln::cli::AddCommonOptions(app, args.common);

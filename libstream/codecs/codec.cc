@@ -199,7 +199,7 @@ bool Encode(Codec codec, std::span<const uint8_t> in, uint32_t dtype, int level,
     case Codec::kRaw: return false;
     case Codec::kZstd: {
       out.Resize(in.size());
-      auto n = ZstdCompressInto(in, level, out.data(), in.size());
+      auto n = ZstdCompressInto(in, level != 0 ? level : 3, out.data(), in.size());
       if (!n) return false;
       out.Resize(*n);
       return true;
@@ -207,7 +207,7 @@ bool Encode(Codec codec, std::span<const uint8_t> in, uint32_t dtype, int level,
     case Codec::kBytePlane: {
       auto [width, rotate] = PlaneLayout(dtype);
       if (width == 0) width = 1;  // forced on a non-float: one plane, i.e. zstd with a head
-      return EncodeBytePlane(in, width, rotate, level, out);
+      return EncodeBytePlane(in, width, rotate, level != 0 ? level : 1, out);
     }
   }
   return false;

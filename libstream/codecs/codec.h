@@ -13,7 +13,10 @@
 namespace mln::codecs {
 
 struct EncodeOptions {
-  int level = 1;  ///< zstd level of the entropy stage (1..19); 1 is smallest on weights too
+  /// zstd level of the entropy stage (1..19); 0 picks per codec: 1 for byte planes (higher
+  /// levels rarely shrink exponent planes), 3 for plain zstd (quantized blocks and graph
+  /// bytes do gain from it, and zstd -3 is what users compare with).
+  int level = 0;
   std::optional<stream::Codec> force;   ///< skip the choice; raw output if it would not shrink
 };
 

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 
+#include "libstream/codecs/bundle.h"
 #include "libstream/formats/format.h"
 #include "libstream/formats/layout_emit.h"
 #include "libstream/stream/pipeline.h"
@@ -43,6 +44,9 @@ Result<CompressStats> CompressStream(ByteSource& in, ByteSink& out, const Encode
   }
   stream::FrameSource& src = is_stream ? static_cast<stream::FrameSource&>(*reader) : *source;
   stream::Writer writer(out);
+  // A forced codec means exactly that codec per frame, so no bundles then.
+  const bool bundle = !options.force;
+  BundleSink bundles(writer, options.level);
   Counters count;
   auto encode = [&](std::vector<stream::Frame>& frames) -> Result<void> {
     stream::Frame& f = frames.front();
@@ -52,19 +56,20 @@ Result<CompressStats> CompressStream(ByteSource& in, ByteSink& out, const Encode
       return {};
     }
     count.raw += f.payload.size();
-    MLN_RETURN_IF_ERROR(EncodeFrame(f, options));
-    count.stored += f.payload.size();
     ++count.frames;
-    return {};
+    return EncodeFrame(f, options);
   };
   stream::PipelineOptions popts;
   // A stream's other kinds pass untouched; a parsed model's source frame needs sealing.
   if (is_stream) popts.kinds = kPayloadKinds;
   popts.verify_input = is_stream;
   popts.progress = progress;
-  auto ok = stream::RunFramePipeline(src, writer, encode, popts);
+  stream::FrameSink& sink = bundle ? static_cast<stream::FrameSink&>(bundles) : writer;
+  auto ok = stream::RunFramePipeline(src, sink, encode, popts);
   if (!ok) return Fail(std::move(ok).error().WithFile(in.name()));
-  return count.Take(in.position(), out.position(), start);
+  CompressStats s = count.Take(in.position(), out.position(), start);
+  if (bundle) s.stored_bytes = bundles.bytes_out();
+  return s;
 }
 
 Result<CompressStats> DecompressStream(ByteSource& in, ByteSink& out, bool emit_model,

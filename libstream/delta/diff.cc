@@ -291,7 +291,7 @@ size_t EstimateStored(std::span<const uint8_t> bytes, uint32_t dtype) {
   f.payload.Resize(bytes.size());
   std::memcpy(f.payload.data(), bytes.data(), bytes.size());
   stream::SealFrame(f);
-  if (!codecs::EncodeFrame(f, {})) return bytes.size();
+  if (!codecs::EncodeFrame(f, {.level = 1})) return bytes.size();
   return f.payload.size();
 }
 

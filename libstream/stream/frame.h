@@ -22,6 +22,8 @@ enum class FrameKind : uint16_t {
   kSignature = 4, ///< signed manifest (payload) with key id and Ed25519 signature (attrs)
   kPatch = 5,    ///< patch header and end: base and result sizes, formats, SHA-256 (attrs)
   kDelta = 6,    ///< one patch op (FrameHeader::op) making a range of the new file
+  kBundle = 7,   ///< small frames packed and compressed together (mln-compress); readers
+                 ///< expand it, so consumers see the frames inside, never the bundle
   kTrailer = 15, ///< end of stream: frame count and SHA-256; written by Writer::Finish
 };
 

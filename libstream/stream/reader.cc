@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "libstream/base/checked_math.h"
+#include "libstream/codecs/codec.h"
 #include "libstream/base/endian.h"
 #include "libstream/stream/frame_codec_internal.h"
 
@@ -50,6 +51,7 @@ Result<std::optional<Frame>> Reader::ReadFrame() {
   uint64_t at = src_.position();
   uint8_t prefix[kFramePrefixSize];
   MLN_TRY(size_t got, src_.Read(prefix, sizeof prefix));
+  if (got == 0 && options_.bare) return std::nullopt;  // a bundle's body ends with its frames
   if (got == 0) return Fail(Errc::kBadData, "truncated stream: no trailer");
   if (got < sizeof prefix) return Fail(Errc::kBadData, "truncated frame prefix");
   if (LoadLE<uint32_t>(prefix) != internal::kFrameMagic) {
@@ -76,6 +78,13 @@ Result<std::optional<Frame>> Reader::ReadFrame() {
   }
   MLN_TRY(FrameHeader header, internal::DecodeHeader(fb));
 
+  if (options_.bare && (header.Is(FrameKind::kTrailer) || header.Is(FrameKind::kBundle) ||
+                        header.Is(FrameKind::kSignature))) {
+    // A signature covers the stream before its frame, and a nested bundle could multiply
+    // the decoded size: neither has a place inside a bundle.
+    return Fail(Errc::kBadData, "a bundle holds a frame of kind " +
+                                    std::to_string(header.kind) + ", which bundles may not");
+  }
   if (header.Is(FrameKind::kTrailer)) {
     if (payload_len != 0) return Fail(Errc::kBadData, "trailer frame carries a payload");
     if (header.frame_count != index_) {
@@ -128,10 +137,46 @@ Result<std::optional<Frame>> Reader::ReadFrame() {
   return frame;
 }
 
+Result<void> Reader::OpenBundle(Frame bundle) {
+  if (bundle.header.codec == static_cast<uint8_t>(Codec::kRaw)) {
+    MLN_RETURN_IF_ERROR(VerifyFrame(bundle));
+  } else {
+    MLN_RETURN_IF_ERROR(codecs::DecodeFrame(bundle));  // decodes and checks the XXH3
+  }
+  if (bundle.payload.empty()) return Fail(Errc::kBadData, "empty bundle");
+  auto b = std::make_unique<Bundle>();
+  b->body = std::move(bundle.payload);
+  b->src = MakeMemorySource(b->body.span(), src_.name());
+  ReaderOptions inner;
+  inner.max_payload = options_.max_payload;
+  inner.verify_digest = false;  // the outer reader hashed the bundle as stored
+  inner.bare = true;
+  b->reader = std::make_unique<Reader>(*b->src, inner);
+  bundle_ = std::move(b);
+  return {};
+}
+
 Result<std::optional<Frame>> Reader::Next() {
   if (done_) return std::nullopt;
+  while (bundle_) {
+    auto inner = bundle_->reader->Next();
+    if (!inner) {
+      done_ = true;
+      // The frame and offset are the bundle's in the stream; where inside it goes in words.
+      Error e = std::move(inner).error();
+      e.message = "bundle item " + std::to_string(e.frame.value_or(0)) + " (body offset " +
+                  std::to_string(e.offset.value_or(0)) + "): " + e.message;
+      e.frame.reset();
+      e.offset.reset();
+      e.file.clear();
+      return Fail(std::move(e).WithFile(src_.name()).WithFrame(index_ - 1).WithOffset(bundle_at_));
+    }
+    if (inner->has_value()) return inner;
+    bundle_.reset();
+  }
   if (!started_) {
     started_ = true;
+    if (options_.bare) return Next();
     auto r = ReadStreamHeader();
     if (!r) {
       done_ = true;
@@ -149,6 +194,15 @@ Result<std::optional<Frame>> Reader::Next() {
     return std::nullopt;
   }
   ++index_;
+  if ((*frame)->header.Is(FrameKind::kBundle)) {
+    bundle_at_ = at;
+    auto opened = OpenBundle(std::move(**frame));
+    if (!opened) {
+      done_ = true;
+      return Fail(std::move(opened).error().WithFile(src_.name()).WithFrame(index_ - 1).WithOffset(at));
+    }
+    return Next();
+  }
   return frame;
 }
 

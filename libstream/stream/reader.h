@@ -1,6 +1,7 @@
 // Reads an mln stream from a forward-only ByteSource (pipes work; nothing seeks).
 #pragma once
 
+#include <memory>
 #include <optional>
 
 #include "libstream/base/byte_io.h"
@@ -14,6 +15,9 @@ struct ReaderOptions {
   uint64_t max_payload = 256ull << 20;
   /// Recompute SHA-256 over the stream and compare it with the trailer's digest.
   bool verify_digest = true;
+  /// A bundle's body (frame kind 7, decoded): frames only, no stream header or trailer,
+  /// ending where the input ends. Used by Reader itself to expand bundles.
+  bool bare = false;
 };
 
 /// Options for filters that transform or emit a stream: per-frame XXH3, header checksums,
@@ -26,7 +30,9 @@ inline ReaderOptions FrameChecksOnly() {
   return o;
 }
 
-/// Yields every frame before the trailer. Frame headers (prefix check, FlatBuffers
+/// Yields every frame before the trailer, with each bundle frame replaced by the frames
+/// it holds (its payload decoded and checked first; they share the bundle's index,
+/// offset and DigestBefore). Frame headers (prefix check, FlatBuffers
 /// verifier), padding, sizes, the trailer's frame count and digest, and end of input right
 /// after the trailer are checked here; payload checksums are left to VerifyFrame so they
 /// can run in the pipeline's parallel stage.
@@ -50,6 +56,14 @@ class Reader final : public FrameSource {
   Result<void> ReadStreamHeader();
   Result<std::optional<Frame>> ReadFrame();
   Result<void> Take(void* dst, size_t n, const char* what);
+  Result<void> OpenBundle(Frame bundle);
+
+  // The bundle being expanded: its decoded body and a bare reader over it.
+  struct Bundle {
+    AlignedBuffer body;
+    std::unique_ptr<ByteSource> src;
+    std::unique_ptr<Reader> reader;
+  };
 
   ByteSource& src_;
   ReaderOptions options_;
@@ -59,6 +73,8 @@ class Reader final : public FrameSource {
   uint64_t index_ = 0;
   std::optional<FrameHeader> trailer_;
   crypto::Sha256Digest digest_before_{};
+  std::unique_ptr<Bundle> bundle_;
+  uint64_t bundle_at_ = 0;  // stream offset of the bundle being expanded
 };
 
 /// True when `prefix` (at least 8 bytes) starts like an mln stream.

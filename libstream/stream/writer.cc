@@ -11,13 +11,14 @@ namespace mln::stream {
 using internal::kFramePrefixSize;
 
 Result<void> Writer::Emit(const void* data, size_t n) {
-  sha_.Update(data, n);
+  if (!bare_) sha_.Update(data, n);
   return sink_.Write(data, n);
 }
 
 Result<void> Writer::Begin() {
   if (begun_) return {};
   begun_ = true;
+  if (bare_) return {};
   uint8_t head[internal::kStreamHeaderSize] = {};
   std::memcpy(head, internal::kStreamMagic, sizeof internal::kStreamMagic);
   StoreLE<uint16_t>(head + 8, internal::kVersionMajor);
@@ -67,6 +68,7 @@ Result<void> Writer::Finish() {
   if (finished_) return {};
   MLN_RETURN_IF_ERROR(Begin());
   finished_ = true;
+  if (bare_) return sink_.Flush();
   FrameHeader trailer;
   trailer.kind = static_cast<uint16_t>(FrameKind::kTrailer);
   trailer.frame_count = frames_;

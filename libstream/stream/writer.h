@@ -11,6 +11,9 @@ class Writer final : public FrameSink {
  public:
   /// `sink` must outlive the writer. Nothing is written until the first Put or Finish.
   explicit Writer(ByteSink& sink) : sink_(sink) {}
+  /// `bare`: frames only, no stream header, trailer or digest: the body of a bundle frame
+  /// (kind 7), which a Reader with ReaderOptions::bare reads back.
+  Writer(ByteSink& sink, bool bare) : sink_(sink), bare_(bare) {}
 
   /// Appends one frame. The frame must be sealed (SealFrame) or carry a valid encoded
   /// payload; trailer frames are refused (Finish writes the only one).
@@ -27,6 +30,7 @@ class Writer final : public FrameSink {
 
   ByteSink& sink_;
   crypto::Sha256 sha_;
+  bool bare_ = false;
   bool begun_ = false;
   bool finished_ = false;
   uint64_t frames_ = 0;

@@ -1,0 +1,88 @@
+#include "libstream/codecs/bundle.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "libstream/base/byte_io.h"
+#include "libstream/stream/writer.h"
+
+namespace mln::codecs {
+namespace {
+
+using stream::FrameKind;
+
+// Kinds a bundle may hold: what readers hand on as ordinary frames. Signatures cover the
+// stream before their own frame, so they stay outside; unknown kinds pass as they came.
+bool Bundleable(const stream::FrameHeader& h) {
+  return h.Is(FrameKind::kSource) || h.Is(FrameKind::kBytes) || h.Is(FrameKind::kTensor) ||
+         h.Is(FrameKind::kPatch) || h.Is(FrameKind::kDelta);
+}
+
+}  // namespace
+
+Result<void> BundleSink::Emit(stream::Frame frame) {
+  bytes_out_ += frame.payload.size();
+  return out_.Put(std::move(frame));
+}
+
+Result<void> BundleSink::Put(stream::Frame frame) {
+  bytes_in_ += frame.payload.size();
+  if (!Bundleable(frame.header) || frame.payload.size() > kSmallPayload) {
+    MLN_RETURN_IF_ERROR(Flush());
+    return Emit(std::move(frame));
+  }
+  // Prefix, a generous header estimate and padding: enough to keep the body under kMaxBody.
+  const size_t cost = frame.payload.size() + 1024;
+  if (pending_bytes_ + cost > kMaxBody) MLN_RETURN_IF_ERROR(Flush());
+  pending_bytes_ += cost;
+  pending_.push_back(std::move(frame));
+  return {};
+}
+
+Result<void> BundleSink::Flush() {
+  std::vector<stream::Frame> frames = std::move(pending_);
+  pending_.clear();
+  pending_bytes_ = 0;
+  auto put_alone = [&](std::vector<stream::Frame>& fs) -> Result<void> {
+    for (auto& f : fs) MLN_RETURN_IF_ERROR(Emit(std::move(f)));
+    return {};
+  };
+  if (frames.size() < 2) return put_alone(frames);
+  std::vector<uint8_t> body;
+  {
+    auto sink = MakeMemorySink(&body, "bundle");
+    stream::Writer bare(*sink, /*bare=*/true);
+    for (const auto& f : frames) {
+      stream::Frame copy;
+      copy.header = f.header;
+      copy.payload.Resize(f.payload.size());
+      if (!f.payload.empty()) std::memcpy(copy.payload.data(), f.payload.data(), f.payload.size());
+      MLN_RETURN_IF_ERROR(bare.Put(std::move(copy)));
+    }
+    MLN_RETURN_IF_ERROR(bare.Finish());
+  }
+  stream::Frame bundle;
+  bundle.header.kind = static_cast<uint16_t>(FrameKind::kBundle);
+  bundle.header.dtype = static_cast<uint32_t>(stream::Dtype::kU8);
+  bundle.header.name = frames.front().header.name;  // where it starts, for messages
+  bundle.payload.Resize(body.size());
+  std::memcpy(bundle.payload.data(), body.data(), body.size());
+  stream::SealFrame(bundle);
+  // At least level 3: bundles are small, and their headers and graph bytes repay it.
+  MLN_RETURN_IF_ERROR(
+      EncodeFrame(bundle, {.level = std::max(level_, 3), .force = stream::Codec::kZstd}));
+  // Kept only when it saves more than its own frame costs; else the frames go as they are.
+  constexpr size_t kBundleOverhead = 256;
+  if (bundle.header.codec == static_cast<uint8_t>(stream::Codec::kRaw) ||
+      bundle.payload.size() + kBundleOverhead >= body.size()) {
+    return put_alone(frames);
+  }
+  return Emit(std::move(bundle));
+}
+
+Result<void> BundleSink::Finish() {
+  MLN_RETURN_IF_ERROR(Flush());
+  return out_.Finish();
+}
+
+}  // namespace mln::codecs

@@ -1,0 +1,51 @@
+// Packs runs of small frames into bundle frames (kind 7) on their way to a sink.
+//
+// Each frame costs about 100-300 bytes of prefix, FlatBuffers header and padding, and a
+// small payload compressed on its own has no context to learn from. A model with hundreds
+// of small tensors (MediaPipe's TFLite files) came out of mln-compress larger than the
+// file itself. A bundle holds consecutive small frames, encoded as a bare stream (frames
+// only, see stream::Writer), compressed as one zstd payload; stream::Reader expands it,
+// so every consumer sees the original frames with their own headers and checksums.
+// Frames arrive already encoded (a small tensor coded on its own still beat the same bytes
+// raw in a shared zstd context, measured on MediaPipe's TFLite files); the bundle's zstd
+// mostly takes the headers, padding and graph bytes.
+#pragma once
+
+#include <vector>
+
+#include "libstream/codecs/codec.h"
+#include "libstream/stream/frame_io.h"
+
+namespace mln::codecs {
+
+class BundleSink final : public stream::FrameSink {
+ public:
+  /// Frames go to `out` (which must outlive this sink), small runs as bundles; `level` as
+  /// in EncodeOptions (0: each codec's default).
+  BundleSink(stream::FrameSink& out, int level) : out_(out), level_(level) {}
+
+  Result<void> Put(stream::Frame frame) override;
+  Result<void> Finish() override;
+
+  /// Payload bytes as they reached Put, and as written (bundles counted as stored).
+  uint64_t bytes_in() const { return bytes_in_; }
+  uint64_t bytes_out() const { return bytes_out_; }
+
+  /// Frames whose stored payload is at most this size may join a bundle.
+  static constexpr size_t kSmallPayload = 64 << 10;
+  /// A bundle's body (the frames as a bare stream) stays under this size.
+  static constexpr size_t kMaxBody = 1 << 20;
+
+ private:
+  Result<void> Flush();
+
+  stream::FrameSink& out_;
+  Result<void> Emit(stream::Frame frame);
+
+  int level_;
+  uint64_t bytes_in_ = 0, bytes_out_ = 0;
+  std::vector<stream::Frame> pending_;
+  size_t pending_bytes_ = 0;
+};
+
+}  // namespace mln::codecs

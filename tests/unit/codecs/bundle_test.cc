@@ -1,0 +1,187 @@
+#include "libstream/codecs/bundle.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "libstream/base/byte_io.h"
+#include "libstream/stream/reader.h"
+#include "libstream/stream/writer.h"
+#include "tests/support/test_util.h"
+
+namespace mln::codecs {
+namespace {
+
+using stream::Frame;
+using stream::FrameKind;
+
+// Compressible small payloads (a repeated pattern), as graph bytes and small tensors are.
+std::vector<uint8_t> Pattern(size_t n, uint8_t seed) {
+  std::vector<uint8_t> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<uint8_t>((i % 61) * seed);
+  return v;
+}
+
+std::vector<Frame> SampleFrames() {
+  std::vector<Frame> frames;
+  frames.push_back(testing::MakeFrame(FrameKind::kSource, "model", {}));
+  for (int i = 0; i < 40; ++i) {
+    frames.push_back(testing::MakeFrame(FrameKind::kTensor, "t" + std::to_string(i),
+                                        Pattern(100 + 37 * i, static_cast<uint8_t>(i + 1))));
+  }
+  // Too big for a bundle: it splits the run in two.
+  frames.push_back(testing::MakeFrame(FrameKind::kTensor, "big",
+                                      testing::RandomBytes(BundleSink::kSmallPayload + 1, 5)));
+  for (int i = 0; i < 5; ++i) {
+    frames.push_back(testing::MakeFrame(FrameKind::kBytes, "b" + std::to_string(i),
+                                        Pattern(500, static_cast<uint8_t>(3 + i))));
+  }
+  return frames;
+}
+
+std::vector<uint8_t> WriteBundled(std::vector<Frame> frames, uint64_t* stored_frames) {
+  std::vector<uint8_t> out;
+  auto sink = MakeMemorySink(&out, "out");
+  stream::Writer writer(*sink);
+  BundleSink bundles(writer, 0);
+  for (auto& f : frames) EXPECT_TRUE(bundles.Put(std::move(f)));
+  EXPECT_TRUE(bundles.Finish());
+  *stored_frames = writer.frames_written();
+  return out;
+}
+
+Frame Copy(const Frame& f) {
+  Frame c;
+  c.header = f.header;
+  c.payload.Resize(f.payload.size());
+  if (!f.payload.empty()) std::memcpy(c.payload.data(), f.payload.data(), f.payload.size());
+  return c;
+}
+
+TEST(BundleTest, ReaderHandsBackEveryFrameAsItWas) {
+  std::vector<Frame> frames = SampleFrames();
+  std::vector<Frame> copies;
+  for (const auto& f : frames) copies.push_back(Copy(f));
+  uint64_t stored = 0;
+  std::vector<uint8_t> bundled = WriteBundled(std::move(copies), &stored);
+  // 47 frames became 3 on the wire: two bundles around the big tensor, and the tensor.
+  EXPECT_EQ(stored, 3u);
+  std::vector<Frame> plain_copies;
+  for (const auto& f : frames) plain_copies.push_back(Copy(f));
+  std::vector<uint8_t> plain = testing::WriteStream(std::move(plain_copies));
+  // Each of the 46 small frames costs a prefix, a header and padding on its own.
+  EXPECT_GT(plain.size(), bundled.size() + 46 * 300) << "bundles should save that overhead";
+
+  ASSERT_OK_AND_ASSIGN(std::vector<Frame> back, testing::ReadStream(bundled));
+  ASSERT_EQ(back.size(), frames.size());
+  for (size_t i = 0; i < frames.size(); ++i) {
+    EXPECT_EQ(back[i].header.name, frames[i].header.name) << i;
+    EXPECT_EQ(back[i].header.kind, frames[i].header.kind) << i;
+    EXPECT_EQ(back[i].header.checksum, frames[i].header.checksum) << i;
+    ASSERT_EQ(back[i].payload.size(), frames[i].payload.size()) << i;
+    EXPECT_EQ(0, std::memcmp(back[i].payload.data(), frames[i].payload.data(),
+                             frames[i].payload.size()))
+        << i;
+  }
+}
+
+TEST(BundleTest, IncompressibleRunsStayPlainFrames) {
+  std::vector<Frame> frames;
+  for (int i = 0; i < 4; ++i) {
+    frames.push_back(testing::MakeFrame(FrameKind::kTensor, "r" + std::to_string(i),
+                                        testing::RandomBytes(30000, 10 + i)));
+  }
+  uint64_t stored = 0;
+  std::vector<uint8_t> out = WriteBundled(std::move(frames), &stored);
+  EXPECT_EQ(stored, 4u);
+  ASSERT_OK_AND_ASSIGN(std::vector<Frame> back, testing::ReadStream(out));
+  EXPECT_EQ(back.size(), 4u);
+}
+
+TEST(BundleTest, SignaturesStayOutside) {
+  std::vector<Frame> frames;
+  for (int i = 0; i < 3; ++i) {
+    frames.push_back(testing::MakeFrame(FrameKind::kTensor, "t" + std::to_string(i), Pattern(900, 7)));
+  }
+  frames.push_back(testing::MakeFrame(FrameKind::kSignature, "sig", Pattern(64, 9)));
+  uint64_t stored = 0;
+  std::vector<uint8_t> out = WriteBundled(std::move(frames), &stored);
+  EXPECT_EQ(stored, 2u);  // one bundle, then the signature as its own frame
+  ASSERT_OK_AND_ASSIGN(std::vector<Frame> back, testing::ReadStream(out));
+  ASSERT_EQ(back.size(), 4u);
+  EXPECT_TRUE(back[3].header.Is(FrameKind::kSignature));
+}
+
+// A stream of one bundle frame whose body is `body` (stored raw), sealed so that only the
+// body's own content can be wrong.
+std::vector<uint8_t> StreamWithBody(const std::vector<uint8_t>& body) {
+  Frame bundle = testing::MakeFrame(FrameKind::kBundle, "bundle", body);
+  return testing::WriteStream([&] {
+    std::vector<Frame> v;
+    v.push_back(std::move(bundle));
+    return v;
+  }());
+}
+
+std::vector<uint8_t> BareBody(std::vector<Frame> frames) {
+  std::vector<uint8_t> body;
+  auto sink = MakeMemorySink(&body, "body");
+  stream::Writer bare(*sink, /*bare=*/true);
+  for (auto& f : frames) EXPECT_TRUE(bare.Put(std::move(f)));
+  EXPECT_TRUE(bare.Finish());
+  return body;
+}
+
+TEST(BundleTest, RawBundleBodiesAreReadToo) {
+  std::vector<Frame> inner;
+  inner.push_back(testing::MakeFrame(FrameKind::kTensor, "a", Pattern(100, 1)));
+  inner.push_back(testing::MakeFrame(FrameKind::kTensor, "b", Pattern(200, 2)));
+  ASSERT_OK_AND_ASSIGN(std::vector<Frame> back, testing::ReadStream(StreamWithBody(BareBody(std::move(inner)))));
+  ASSERT_EQ(back.size(), 2u);
+  EXPECT_EQ(back[1].header.name, "b");
+}
+
+TEST(BundleTest, RefusesWhatBundlesMayNotHold) {
+  for (FrameKind kind : {FrameKind::kSignature, FrameKind::kBundle}) {
+    std::vector<Frame> inner;
+    inner.push_back(testing::MakeFrame(FrameKind::kTensor, "a", Pattern(100, 1)));
+    inner.push_back(testing::MakeFrame(kind, "x", Pattern(100, 2)));
+    auto r = testing::ReadStream(StreamWithBody(BareBody(std::move(inner))));
+    ASSERT_FALSE(r) << static_cast<int>(kind);
+    EXPECT_NE(r.error().ToString().find("bundles may not"), std::string::npos) << r.error().ToString();
+    EXPECT_NE(r.error().ToString().find("bundle item 1"), std::string::npos) << r.error().ToString();
+  }
+  auto empty = testing::ReadStream(StreamWithBody({}));
+  ASSERT_FALSE(empty);
+}
+
+// Payload checksums of the frames inside are checked where every payload's is (VerifyFrame,
+// in the pipeline's parallel stage), so damage there is caught like anywhere else.
+TEST(BundleTest, DamageInsideABundleIsCaught) {
+  std::vector<Frame> inner;
+  inner.push_back(testing::MakeFrame(FrameKind::kTensor, "a", Pattern(100, 1)));
+  inner.push_back(testing::MakeFrame(FrameKind::kTensor, "b", Pattern(300, 2)));
+  std::vector<uint8_t> body = BareBody(std::move(inner));
+  body[body.size() - 5] ^= 0x10;  // inside b's payload; the bundle is resealed over it
+  std::vector<Frame> outer;
+  outer.push_back(testing::MakeFrame(FrameKind::kTensor, "first", Pattern(64, 3)));
+  outer.push_back(testing::MakeFrame(FrameKind::kBundle, "bundle", body));
+  auto r = testing::ReadStream(testing::WriteStream(std::move(outer)));
+  ASSERT_FALSE(r);
+  const std::string msg = r.error().ToString();
+  EXPECT_NE(msg.find("checksum"), std::string::npos) << msg;
+}
+
+TEST(BundleTest, TruncatedBodyIsAnError) {
+  std::vector<Frame> inner;
+  inner.push_back(testing::MakeFrame(FrameKind::kTensor, "a", Pattern(100, 1)));
+  inner.push_back(testing::MakeFrame(FrameKind::kTensor, "b", Pattern(300, 2)));
+  std::vector<uint8_t> body = BareBody(std::move(inner));
+  body.resize(body.size() - 7);
+  auto r = testing::ReadStream(StreamWithBody(body));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().ToString().find("bundle item 1"), std::string::npos) << r.error().ToString();
+}
+
+}  // namespace
+}  // namespace mln::codecs
