@@ -8,6 +8,8 @@
 
 #include "libstream/base/endian.h"
 #include "libstream/crypto/digest.h"
+#include "libstream/codecs/block_fields.h"
+#include "libstream/codecs/codec_internal.h"
 #include "libstream/kernels/byteplane.h"
 
 namespace mln::codecs {
@@ -31,6 +33,10 @@ constexpr uint8_t kRotateFlag = 1;
 constexpr size_t kBytePlaneHead = 4;
 constexpr size_t kPlaneEntry = 9;
 enum PlaneMethod : uint8_t { kPlaneRaw = 0, kPlaneZstd = 1 };
+
+}  // namespace
+
+namespace internal {
 
 struct ZstdContexts {
   ZSTD_CCtx* c = ZSTD_createCCtx();
@@ -73,16 +79,6 @@ Result<void> ZstdDecompress(std::span<const uint8_t> in, uint8_t* out, size_t ou
   return {};
 }
 
-// Element width and rotation for dtypes whose bytes are worth splitting; width 0 otherwise.
-std::pair<size_t, bool> PlaneLayout(uint32_t dtype) {
-  switch (static_cast<Dtype>(dtype)) {
-    case Dtype::kF32: return {4, true};    // rotated: the 8 exponent bits fill the top byte
-    case Dtype::kBF16: return {2, true};   // same for bfloat16
-    case Dtype::kF16: return {2, false};   // 5 exponent bits: rotation does not isolate them
-    default: return {0, false};
-  }
-}
-
 // Order-0 entropy of a byte plane in bits per byte, from a strided sample: mantissa planes
 // of trained weights sit near 8 and are stored as they are without spending a zstd pass.
 double SampledEntropy(std::span<const uint8_t> plane) {
@@ -98,7 +94,6 @@ double SampledEntropy(std::span<const uint8_t> plane) {
   }
   return h;
 }
-constexpr double kIncompressibleBits = 7.9;
 
 // Per-thread scratch for planes: reused across chunks, so no page faults or zeroing per
 // chunk (they dominated the profile with fresh vectors).
@@ -107,6 +102,27 @@ AlignedBuffer& PlaneScratch(size_t bytes) {
   scratch.Resize(bytes);
   return scratch;
 }
+
+}  // namespace internal
+
+namespace {
+
+using internal::PlaneScratch;
+using internal::SampledEntropy;
+using internal::ZstdCompressInto;
+using internal::ZstdDecompress;
+using internal::kIncompressibleBits;
+
+// Element width and rotation for dtypes whose bytes are worth splitting; width 0 otherwise.
+std::pair<size_t, bool> PlaneLayout(uint32_t dtype) {
+  switch (static_cast<Dtype>(dtype)) {
+    case Dtype::kF32: return {4, true};    // rotated: the 8 exponent bits fill the top byte
+    case Dtype::kBF16: return {2, true};   // same for bfloat16
+    case Dtype::kF16: return {2, false};   // 5 exponent bits: rotation does not isolate them
+    default: return {0, false};
+  }
+}
+
 
 // Writes the byte-plane encoding of `in` to `out`; false when it would not be smaller.
 bool EncodeBytePlane(std::span<const uint8_t> in, size_t width, bool rotate, int level,
@@ -209,6 +225,11 @@ bool Encode(Codec codec, std::span<const uint8_t> in, uint32_t dtype, int level,
       if (width == 0) width = 1;  // forced on a non-float: one plane, i.e. zstd with a head
       return EncodeBytePlane(in, width, rotate, level != 0 ? level : 1, out);
     }
+    case Codec::kBlockFields: {
+      auto layout = BlockFieldLayout(dtype);
+      // Level 1 by default: on quant groups it came out smaller than 3, and faster.
+      return layout && EncodeBlockFields(in, *layout, level != 0 ? level : 1, out);
+    }
   }
   return false;
 }
@@ -232,6 +253,8 @@ Result<void> DecodePayload(uint8_t codec, std::span<const uint8_t> stored, uint6
       return ZstdDecompress(stored, out.data(), decoded_size, "zstd payload");
     case Codec::kBytePlane:
       return DecodeBytePlane(stored, decoded_size, out);
+    case Codec::kBlockFields:
+      return DecodeBlockFields(stored, decoded_size, out);
   }
   return Fail(Errc::kUnsupported, "payload codec " + std::to_string(codec) +
                                       " is not supported by this build");
@@ -257,6 +280,13 @@ Result<void> EncodeFrame(stream::Frame& frame, const EncodeOptions& options) {
     candidates = {*options.force};
   } else if (PlaneLayout(h.dtype).first != 0) {
     candidates = {Codec::kBytePlane, Codec::kZstd};
+  } else if (BlockFieldLayout(h.dtype)) {
+    // Large payloads skip the trial: regrouped fields came out smaller than plain zstd on
+    // every quantized file of the corpus (Q2_K..Q8_0, TQ1_0, TQ2_0), and a trial costs a
+    // second pass. Small ones try both: there the field table and one zstd frame per
+    // field can outweigh the gain (a patch op of a few changed bytes).
+    candidates = {Codec::kBlockFields};
+    if (in.size() <= kTrialThreshold) candidates.push_back(Codec::kZstd);
   } else {
     candidates = {Codec::kZstd};
   }
@@ -296,6 +326,7 @@ std::string CodecName(uint8_t codec) {
     case Codec::kRaw: return "raw";
     case Codec::kZstd: return "zstd";
     case Codec::kBytePlane: return "byteplane";
+    case Codec::kBlockFields: return "fields";
   }
   return "codec" + std::to_string(codec);
 }
@@ -304,6 +335,7 @@ std::optional<Codec> ParseCodec(std::string_view name) {
   if (name == "raw") return Codec::kRaw;
   if (name == "zstd") return Codec::kZstd;
   if (name == "byteplane") return Codec::kBytePlane;
+  if (name == "fields") return Codec::kBlockFields;
   return std::nullopt;
 }
 

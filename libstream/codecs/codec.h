@@ -13,16 +13,17 @@
 namespace mln::codecs {
 
 struct EncodeOptions {
-  /// zstd level of the entropy stage (1..19); 0 picks per codec: 1 for byte planes (higher
-  /// levels rarely shrink exponent planes), 3 for plain zstd (quantized blocks and graph
-  /// bytes do gain from it, and zstd -3 is what users compare with).
+  /// zstd level of the entropy stage (1..19); 0 picks per codec: 1 for byte planes and
+  /// block fields (higher levels rarely shrink exponent planes or quant groups), 3 for plain
+  /// zstd (graph and metadata bytes do gain from it, and zstd -3 is what users compare with).
   int level = 0;
   std::optional<stream::Codec> force;   ///< skip the choice; raw output if it would not shrink
 };
 
 /// Compresses a raw, sealed frame in place with the best codec for its dtype (byte planes
-/// for f32/f16/bf16, zstd otherwise, chosen by a trial on a sample); keeps it raw when
-/// nothing shrinks it. Frames already encoded are left as they are.
+/// or zstd for f32/f16/bf16, chosen by a trial on a sample; block fields for ggml block
+/// types; zstd otherwise); keeps it raw when nothing shrinks it. Frames already encoded are
+/// left as they are.
 Result<void> EncodeFrame(stream::Frame& frame, const EncodeOptions& options);
 
 /// Decodes a frame's payload in place to raw bytes and checks its size and checksum.
@@ -32,7 +33,7 @@ Result<void> DecodeFrame(stream::Frame& frame);
 Result<void> DecodePayload(uint8_t codec, std::span<const uint8_t> stored, uint64_t decoded_size,
                            AlignedBuffer& out);
 
-/// "raw", "zstd", "byteplane"; "codec<N>" for unknown ids.
+/// "raw", "zstd", "byteplane", "fields"; "codec<N>" for unknown ids.
 std::string CodecName(uint8_t codec);
 /// Parses a codec name for --codec.
 std::optional<stream::Codec> ParseCodec(std::string_view name);

@@ -114,6 +114,7 @@ std::string KindName(uint16_t kind) {
     case FrameKind::kSignature: return "signature";
     case FrameKind::kPatch: return "patch";
     case FrameKind::kDelta: return "delta";
+    case FrameKind::kBundle: return "bundle";
     case FrameKind::kTrailer: return "trailer";
   }
   return "kind" + std::to_string(kind);

@@ -32,6 +32,7 @@ enum class Codec : uint8_t {
   kRaw = 0,        ///< the bytes as they are
   kZstd = 1,       ///< one zstd frame
   kBytePlane = 2,  ///< byte planes of float elements, each zstd-compressed or raw
+  kBlockFields = 3,  ///< quantized blocks regrouped by field, each group zstd or raw
 };
 
 /// Element types, numbered as ggml numbers them so GGUF ids map one to one; types that

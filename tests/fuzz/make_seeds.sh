@@ -153,6 +153,20 @@ put("byteplane_decode", "f32_rot", len(raw), 0, planes(raw, 4, True, [1, 1, 0, 1
 f16 = struct.pack("<128e", *[i / 8 for i in range(128)])
 put("byteplane_decode", "f16", len(f16) + 1, 1, planes(f16, 2, False, [0, 1], tail=b"\x7f"))
 put("byteplane_decode", "u8", 64, 100, planes(bytes(range(64)), 1, False, [1]))
+def fields(data, lengths, methods, tail=b""):  # codec 3: blocks regrouped by field
+    block = sum(lengths)
+    n = len(data) // block
+    head = bytes([1, len(lengths)]) + struct.pack("<H", block)
+    table, body, off = b"", b"", 0
+    for length, m in zip(lengths, methods):
+        group = b"".join(data[i * block + off:i * block + off + length] for i in range(n))
+        off += length
+        stored = zstd(group) if m == 1 else group
+        table += struct.pack("<HB", length, m) + struct.pack("<Q", len(stored))
+        body += stored
+    return head + table + body + tail
+q8 = b"".join(struct.pack("<e", 0.01 * (i % 7 + 1)) + bytes((i * 5 + k) % 256 for k in range(32)) for i in range(40))
+put("byteplane_decode", "fields_q8_0", len(q8) + 1, 8, fields(q8, [1, 1, 32], [1, 0, 1], tail=b"\x11"))
 PY
 
 # --- Manifests, keys, version state: first byte selects (fuzz_entry.h FuzzManifest).
@@ -167,11 +181,12 @@ mln-parse "$out/gguf_parse/kv_types.gguf" >"$T/kv.mlns"
 mln-parse "$out/safetensors_parse/plain.safetensors" >"$T/st.mlns"
 mln-compress --codec zstd <"$T/chunked.mlns" >"$T/zstd.mlns"
 mln-compress --codec byteplane <"$T/chunked.mlns" >"$T/byteplane.mlns"
-for s in chunked kv st zstd byteplane; do cp "$T/$s.mlns" "$out/stream_reader/$s.mlns"; done
+mln-compress <"$T/chunked.mlns" >"$T/bundled.mlns"  # auto: small chunks go into bundles
+for s in chunked kv st zstd byteplane bundled; do cp "$T/$s.mlns" "$out/stream_reader/$s.mlns"; done
 mln-verify --sign "$key" --name fuzz-model --version 5 <"$T/kv.mlns" >"$T/signed.mlns"
 mln-verify --sign "$key" --name fuzz-model --version 5 <"$T/zstd.mlns" >"$T/signed_zstd.mlns"
 cp "$T/signed.mlns" "$out/stream_reader/"
-for s in kv st signed signed_zstd; do cp "$T/$s.mlns" "$out/verify_stream/$s.mlns"; done
+for s in kv st signed signed_zstd bundled; do cp "$T/$s.mlns" "$out/verify_stream/$s.mlns"; done
 
 # --- Patches: mln-diff from the patch_apply base (fuzz_entry.cc PatchFuzzBase, the same
 # bytes; checked by its SHA-256) to variants that between them use every op: keep (a run of

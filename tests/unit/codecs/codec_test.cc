@@ -1,4 +1,6 @@
 #include "libstream/codecs/codec.h"
+#include "libstream/codecs/block_fields.h"
+#include "libstream/kernels/quant_blocks.h"
 
 #include <gtest/gtest.h>
 
@@ -104,8 +106,79 @@ TEST(CodecTest, DamagedPayloadsAreRefused) {
   EXPECT_EQ(DecodeFrame(future).error().code, Errc::kUnsupported);
 }
 
+// Real ggml blocks: our quantizers (bit-identical to ggml's, tests/unit/quant) on
+// weight-like floats, plus one stray tail byte.
+std::vector<uint8_t> QuantizedWeights(kernels::QuantType t, size_t blocks, uint64_t seed) {
+  const size_t n = blocks * kernels::QuantBlockElems(t);
+  std::vector<uint8_t> f32 = Weights(n, Dtype::kF32, seed);
+  std::vector<float> x(n);
+  std::memcpy(x.data(), f32.data(), n * 4);
+  std::vector<uint8_t> q(blocks * kernels::QuantBlockBytes(t));
+  kernels::QuantizeBlocks(t, x.data(), n, q.data());
+  return q;
+}
+
+constexpr kernels::QuantType kQuantTypes[] = {kernels::QuantType::kQ8_0, kernels::QuantType::kQ4_0,
+                                              kernels::QuantType::kQ4_K, kernels::QuantType::kTQ1_0,
+                                              kernels::QuantType::kTQ2_0};
+
+TEST(CodecTest, QuantBlocksRegroupSmallerThanPlainZstd) {
+  for (kernels::QuantType t : kQuantTypes) {
+    const auto dtype = static_cast<Dtype>(t);
+    std::vector<uint8_t> raw = QuantizedWeights(t, 4000, 7);
+    raw.push_back(0xA5);  // a tail that fills no block
+    stream::Frame auto_frame = FrameOf(raw, dtype);
+    ASSERT_OK(EncodeFrame(auto_frame, {}));
+    EXPECT_EQ(auto_frame.header.codec, static_cast<uint8_t>(Codec::kBlockFields)) << static_cast<int>(t);
+    stream::Frame zstd_frame = FrameOf(raw, dtype);
+    ASSERT_OK(EncodeFrame(zstd_frame, {3, Codec::kZstd}));
+    EXPECT_LT(auto_frame.payload.size(), zstd_frame.payload.size()) << static_cast<int>(t);
+    ASSERT_OK(DecodeFrame(auto_frame));
+    ASSERT_EQ(auto_frame.payload.size(), raw.size());
+    EXPECT_EQ(0, std::memcmp(auto_frame.payload.data(), raw.data(), raw.size())) << static_cast<int>(t);
+  }
+}
+
+TEST(CodecTest, FieldsOnlyForBlockTypes) {
+  stream::Frame f = FrameOf(Weights(10000, Dtype::kF16, 2), Dtype::kF16);
+  ASSERT_OK(EncodeFrame(f, {0, Codec::kBlockFields}));
+  EXPECT_EQ(f.header.codec, static_cast<uint8_t>(Codec::kRaw));
+  const auto layout = BlockFieldLayout(static_cast<uint32_t>(Dtype::kQ6_K));
+  ASSERT_TRUE(layout);
+  size_t sum = 0;
+  for (uint16_t len : *layout) sum += len;
+  EXPECT_EQ(sum, 210u);  // sizeof(block_q6_K)
+}
+
+TEST(CodecTest, DamagedFieldsPayloadsAreRefused) {
+  std::vector<uint8_t> raw = QuantizedWeights(kernels::QuantType::kQ8_0, 600, 9);
+  stream::Frame f = FrameOf(raw, Dtype::kQ8_0);
+  ASSERT_OK(EncodeFrame(f, {}));
+  ASSERT_EQ(f.header.codec, static_cast<uint8_t>(Codec::kBlockFields));
+  for (size_t at = 0; at < f.payload.size(); at += 13) {
+    stream::Frame bad;
+    bad.header = f.header;
+    bad.payload.Append(f.payload.data(), f.payload.size());
+    bad.payload.data()[at] ^= 0x08;
+    EXPECT_FALSE(DecodeFrame(bad).has_value()) << "flip at " << at;
+  }
+  for (size_t cut : {size_t{0}, size_t{3}, size_t{20}, f.payload.size() - 1}) {
+    AlignedBuffer out;
+    EXPECT_FALSE(DecodePayload(f.header.codec, f.payload.span().first(cut), raw.size(), out))
+        << "cut at " << cut;
+  }
+  // A head whose fields do not add up to the block is refused by name.
+  stream::Frame sum = FrameOf({}, Dtype::kQ8_0);
+  sum.header = f.header;
+  sum.payload.Append(f.payload.data(), f.payload.size());
+  sum.payload.data()[4] += 1;  // first field length
+  auto r = DecodeFrame(sum);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("add up"), std::string::npos) << r.error().message;
+}
+
 TEST(CodecTest, NamesParseBack) {
-  for (Codec c : {Codec::kRaw, Codec::kZstd, Codec::kBytePlane}) {
+  for (Codec c : {Codec::kRaw, Codec::kZstd, Codec::kBytePlane, Codec::kBlockFields}) {
     EXPECT_EQ(ParseCodec(CodecName(static_cast<uint8_t>(c))), c);
   }
   EXPECT_FALSE(ParseCodec("lzma").has_value());

@@ -1,0 +1,27 @@
+// Pieces the payload codecs share (codec.cc, block_fields.cc); not for filters.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "libstream/base/aligned_buffer.h"
+#include "libstream/base/status.h"
+
+namespace mln::codecs::internal {
+
+/// zstd-compresses `in` into `dst` (capacity `cap`) with this thread's context; nullopt
+/// when the result would not be smaller than `cap`.
+std::optional<size_t> ZstdCompressInto(std::span<const uint8_t> in, int level, uint8_t* dst,
+                                       size_t cap);
+/// Decompresses one zstd frame to exactly `out_size` bytes; `what` names the payload.
+Result<void> ZstdDecompress(std::span<const uint8_t> in, uint8_t* out, size_t out_size,
+                            const char* what);
+/// Order-0 entropy of `plane` in bits per byte, from a strided sample.
+double SampledEntropy(std::span<const uint8_t> plane);
+/// At or above this a plane is stored as it is rather than spending a zstd pass on it.
+inline constexpr double kIncompressibleBits = 7.9;
+/// A per-thread scratch buffer of `bytes`, reused across chunks (no page faults per chunk).
+AlignedBuffer& PlaneScratch(size_t bytes);
+
+}  // namespace mln::codecs::internal
