@@ -6,6 +6,7 @@
 
 #include "libstream/codecs/codec.h"
 #include "libstream/crypto/digest.h"
+#include "libstream/delta/idelta.h"
 #include "libstream/delta/model_file.h"
 #include "libstream/delta/zstd_prefix.h"
 #include "libstream/kernels/delta.h"
@@ -239,6 +240,17 @@ class OpApplier {
       case PatchOp::kZdelta: {
         MLN_TRY(AlignedBuffer base, ReadBase(h));
         MLN_TRY(f.payload, DecompressWithPrefix(f.payload.span(), base.span(), h.out_size));
+        break;
+      }
+      case PatchOp::kIdelta: {
+        auto width = IdeltaWidth(h.dtype);
+        if (!width || h.out_size % *width != 0) {
+          return Fail(Errc::kBadData, "index delta for a " + stream::DtypeName(h.dtype) +
+                                          " range of " + std::to_string(h.out_size) +
+                                          " bytes, expected whole 8-, 16- or 32-bit integers");
+        }
+        MLN_TRY(AlignedBuffer base, ReadBase(h));
+        MLN_TRY(f.payload, DecodeIdelta(f.payload.span(), base.span(), *width, h.out_size));
         break;
       }
       case PatchOp::kReplace:

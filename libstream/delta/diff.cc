@@ -13,6 +13,7 @@
 
 #include "libstream/codecs/codec.h"
 #include "libstream/crypto/digest.h"
+#include "libstream/delta/idelta.h"
 #include "libstream/delta/model_file.h"
 #include "libstream/delta/patch.h"
 #include "libstream/delta/zstd_prefix.h"
@@ -64,6 +65,7 @@ Result<crypto::Sha256Digest> FileSha256(const ModelFile& file, const std::atomic
 struct BytesPlan {
   std::optional<uint64_t> cont, same;
   uint64_t ref_offset = 0, ref_size = 0;
+  bool named = false;  ///< the window lies in a base range of the same name
 };
 
 // A tensor under kSmallTensor bytes may share an op with its neighbours, up to
@@ -94,9 +96,19 @@ class Planner final : public stream::FrameSource {
     if (!h.Is(FrameKind::kBytes) && !h.Is(FrameKind::kTensor)) return f;
     uint64_t n = f->payload.size();
     h.out_size = n;
+    std::optional<uint32_t> values = SparseValues(h);
     h.attrs.clear();  // format facts of the new file: the patch does not need them
     if (h.Is(FrameKind::kTensor)) {
       PlanTensor(h, n);
+      if (values && (HasOp(h, PatchOp::kInsert) || HasOp(h, PatchOp::kReplace))) {
+        // The payload is the tensor's own bytes: say what they are, so mln-compress codes
+        // them as floats (byte planes) rather than as opaque u8.
+        uint64_t width = FloatLayoutOf(*values)->width;
+        if (h.tensor_bytes % width == 0 && n % width == 0) {
+          h.dtype = *values;
+          h.shape = {static_cast<int64_t>(h.tensor_bytes / width)};
+        }
+      }
       MLN_RETURN_IF_ERROR(AbsorbNeighbours(*f));
     } else {
       PlanBytes(h, n);
@@ -127,6 +139,17 @@ class Planner final : public stream::FrameSource {
     h.SetAttr(std::string(kAttrNewFormat), source.format);
     stream::SealFrame(begin);
     return begin;
+  }
+
+  // A sparse TFLite tensor travels as u8 (its bytes are the non-zero values only, which the
+  // dense shape does not describe); tflite.type says which floats they are.
+  static std::optional<uint32_t> SparseValues(const FrameHeader& h) {
+    if (!h.Is(FrameKind::kTensor) || !h.Attr("tflite.sparsity")) return std::nullopt;
+    auto type = h.Attr("tflite.type");
+    if (type == "FLOAT16") return static_cast<uint32_t>(stream::Dtype::kF16);
+    if (type == "FLOAT32") return static_cast<uint32_t>(stream::Dtype::kF32);
+    if (type == "BFLOAT16") return static_cast<uint32_t>(stream::Dtype::kBF16);
+    return std::nullopt;
   }
 
   void PlanTensor(FrameHeader& h, uint64_t n) {
@@ -253,6 +276,7 @@ class Planner final : public stream::FrameSource {
       if (lo >= hi) lo = hi > n + 2 * w ? hi - n - 2 * w : 0;  // past its end: its tail
       p.ref_offset = ref->offset + lo;
       p.ref_size = hi - lo;
+      p.named = true;
     } else if (base_size_ > 0) {
       // No range of that name in the base: look around where the bytes would continue.
       uint64_t c = std::min(next_base_, base_size_);
@@ -428,18 +452,37 @@ class OpMaker {
       }
     }
     probe = AlignedBuffer();
+    // A typed integer array (a sparse tensor's indices) with no range of its name in the
+    // base has nothing to match there: an unrelated window would only cost a level-19 pass
+    // over up to twice bytes_window per array.
+    auto width = IdeltaWidth(h.dtype);
+    if (width && !p.named) p.ref_size = 0;
+    AlignedBuffer ref;
     if (p.ref_size > 0 && n > 0) {
-      AlignedBuffer ref(p.ref_size);
+      ref = AlignedBuffer(p.ref_size);
       MLN_RETURN_IF_ERROR(base_.ReadAt(p.ref_offset, ref.data(), p.ref_size));
+    }
+    std::optional<AlignedBuffer> best;
+    if (ref.size() > 0) {
       MLN_TRY(AlignedBuffer z, CompressWithPrefix(f.payload.span(), ref.span(),
                                                   options_.bytes_level));
-      if (z.size() < n) {
-        h.base_offset = p.ref_offset;
-        h.base_size = p.ref_size;
-        h.base_checksum = crypto::Xxh3(ref.span());
-        f.payload = std::move(z);
-        return {};
+      if (z.size() < n) best = std::move(z);
+    }
+    // Typed integer arrays compete as differences.
+    if (width && n > 0 && n % *width == 0) {
+      MLN_TRY(AlignedBuffer d, EncodeIdelta(f.payload.span(), ref.span(), *width,
+                                            options_.bytes_level));
+      if (d.size() < (best ? best->size() : n)) {
+        SetOp(h, PatchOp::kIdelta);
+        best = std::move(d);
       }
+    }
+    if (best) {
+      h.base_offset = ref.size() > 0 ? p.ref_offset : 0;
+      h.base_size = ref.size();
+      h.base_checksum = crypto::Xxh3(ref.span());
+      f.payload = std::move(*best);
+      return {};
     }
     SetOp(h, PatchOp::kInsert);
     h.base_offset = 0;

@@ -16,6 +16,7 @@ std::string OpName(uint8_t op) {
     case PatchOp::kFdelta: return "fdelta";
     case PatchOp::kSparse: return "sparse";
     case PatchOp::kQ8delta: return "q8delta";
+    case PatchOp::kIdelta: return "idelta";
   }
   return "op" + std::to_string(op);
 }

@@ -29,8 +29,9 @@ enum class PatchOp : uint8_t {
   kFdelta = 7,   ///< new = base moved by ulps (F16, BF16, F32): kernels/float_delta.h
   kSparse = 8,   ///< new = base + sparse byte-wise delta: kernels/delta.h EncodeSparse
   kQ8delta = 9,  ///< new Q8_0 blocks range-coded against the base's: kernels/q8_delta.h
+  kIdelta = 10,  ///< kZdelta over element differences (sorted integer arrays): idelta.h
 };
-inline constexpr size_t kOpCount = 10;
+inline constexpr size_t kOpCount = 11;
 
 /// The float layout of `dtype` for kFdelta, or nullopt when it has none.
 std::optional<kernels::FloatLayout> FloatLayoutOf(uint32_t dtype);

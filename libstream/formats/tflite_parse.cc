@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <optional>
+#include <span>
 #include <unordered_set>
 
 #include "libstream/base/checked_math.h"
@@ -40,6 +42,7 @@ constexpr size_t kShownValues = 4;  // quantization values shown in an attribute
 constexpr size_t kMaxName = 1024;
 constexpr size_t kMaxListed = 16;
 constexpr const char* kFlatbufferRun = "tflite.flatbuffer";  // bytes around the buffers
+constexpr const char* kSparsityRun = "tflite.sparsity";  // a sparse tensor's index array
 
 struct TypeFacts {
   const char* name;
@@ -112,7 +115,63 @@ struct Piece {
   uint64_t offset;
   uint64_t size;
   uint32_t buffer;
+  Dtype index = Dtype::kUnknown;  ///< set for a sparse tensor's index array
 };
+
+// The run of file bytes that holds a sparse tensor's index array, typed by its element.
+std::optional<Piece> IndexArray(std::span<const uint8_t> file, uint8_t type, const void* v) {
+  const flatbuffers::Vector<uint8_t>* raw = nullptr;
+  uint64_t width = 0;
+  Dtype dtype = Dtype::kUnknown;
+  switch (type) {
+    case fb::SparseIndexVector_Int32Vector: {
+      auto* values = static_cast<const fb::Int32Vector*>(v)->values();
+      if (values) raw = reinterpret_cast<const flatbuffers::Vector<uint8_t>*>(values);
+      width = 4, dtype = Dtype::kI32;
+      break;
+    }
+    case fb::SparseIndexVector_Uint16Vector: {
+      auto* values = static_cast<const fb::Uint16Vector*>(v)->values();
+      if (values) raw = reinterpret_cast<const flatbuffers::Vector<uint8_t>*>(values);
+      width = 2, dtype = Dtype::kU16;
+      break;
+    }
+    case fb::SparseIndexVector_Uint8Vector: {
+      auto* values = static_cast<const fb::Uint8Vector*>(v)->values();
+      if (values) raw = reinterpret_cast<const flatbuffers::Vector<uint8_t>*>(values);
+      width = 1, dtype = Dtype::kU8;
+      break;
+    }
+    default:
+      return std::nullopt;
+  }
+  // The verified vector's element count is its first word; its data follows.
+  if (raw == nullptr || raw->size() == 0) return std::nullopt;
+  return Piece{static_cast<uint64_t>(raw->Data() - file.data()), raw->size() * width, 0, dtype};
+}
+
+// Index arrays (CSR segments and indices) of every sparse tensor, in file order. A patch
+// codes these sorted integers far better on their own than inside the FlatBuffer bytes.
+std::vector<Piece> IndexArrays(std::span<const uint8_t> file, const fb::Model* model) {
+  std::vector<Piece> out;
+  if (!model->subgraphs()) return out;
+  for (const fb::SubGraph* sg : *model->subgraphs()) {
+    if (!sg->tensors()) continue;
+    for (const fb::Tensor* t : *sg->tensors()) {
+      const fb::SparsityParameters* sp = t->sparsity();
+      if (!sp || !sp->dim_metadata()) continue;
+      for (const fb::DimensionMetadata* d : *sp->dim_metadata()) {
+        for (auto p : {IndexArray(file, d->array_segments_type(), d->array_segments()),
+                       IndexArray(file, d->array_indices_type(), d->array_indices())}) {
+          if (p) out.push_back(*p);
+        }
+      }
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const Piece& a, const Piece& b) { return a.offset < b.offset; });
+  return out;
+}
 
 std::string Cut(std::string_view s) { return std::string(s.substr(0, kMaxName)); }
 
@@ -338,6 +397,28 @@ Result<std::unique_ptr<stream::FrameSource>> ParseTflite(ByteSource& src,
   }
   std::stable_sort(pieces.begin(), pieces.end(),
                    [](const Piece& a, const Piece& b) { return a.offset < b.offset; });
+  // Index arrays join as bytes runs where they overlap nothing else (a writer may share one
+  // vector between tensors, or point it into a buffer): the cut never changes the bytes.
+  {
+    std::vector<Piece> merged;
+    std::vector<Piece> arrays = IndexArrays(file, model);
+    size_t k = 0;
+    uint64_t end = 0;
+    for (size_t i = 0; i <= pieces.size(); ++i) {
+      uint64_t next = i < pieces.size() ? pieces[i].offset : file.size();
+      for (; k < arrays.size() && arrays[k].offset < next; ++k) {
+        const Piece& a = arrays[k];
+        if (a.offset >= end && a.size <= next - a.offset) {
+          merged.push_back(a);
+          end = a.offset + a.size;
+        }
+      }
+      if (i == pieces.size()) break;
+      merged.push_back(pieces[i]);
+      end = std::max(end, pieces[i].offset + pieces[i].size);
+    }
+    pieces = std::move(merged);
+  }
 
   std::vector<Segment> segments;
   auto add = [&](FrameKind kind, uint64_t offset, uint64_t size) -> Segment& {
@@ -363,6 +444,13 @@ Result<std::unique_ptr<stream::FrameSource>> ParseTflite(ByteSource& src,
                           p.offset));
     }
     if (p.offset > pos) add(FrameKind::kBytes, pos, p.offset - pos).tmpl.name = kFlatbufferRun;
+    if (p.index != Dtype::kUnknown) {
+      Segment& s = add(FrameKind::kBytes, p.offset, p.size);
+      s.tmpl.name = kSparsityRun;
+      s.tmpl.dtype = static_cast<uint32_t>(p.index);
+      pos = p.offset + p.size;
+      continue;
+    }
     const auto& u = uses[p.buffer];
     // Buffers no tensor uses (metadata, or left over by a converter) are not tensors: no
     // dtype or shape describes them, so they travel as bytes runs.
