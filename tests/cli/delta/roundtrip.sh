@@ -52,6 +52,17 @@ size=$(roundtrip "$T/f16.gguf" "$T/f16.gguf")
 roundtrip "$hands/hand_landmark_lite.tflite" "$hands/hand_landmark_full.tflite" >/dev/null
 roundtrip "$faces/face_detection_full_range.tflite" \
           "$faces/face_detection_full_range_sparse.tflite" >/dev/null
+# The pruned model's CSR index arrays are their own typed runs, and the patch codes them as
+# element differences (idelta); compressed, it is well under the model compressed alone.
+mln-parse "$faces/face_detection_full_range_sparse.tflite" | mln-inspect --json - >"$T/j"
+runs=$(grep -c '"tflite.sparsity"' "$T/j" || true)
+[ "$runs" -ge 10 ] || fail "expected the pruned model's index arrays as tflite.sparsity runs, found $runs"
+mln-inspect --json "$T/p" >"$T/j"
+grep -Eq '"op": *"idelta"' "$T/j" || fail "no idelta op in the pruning patch"
+mln-compress <"$T/p" >"$T/pz"
+mln-compress "$faces/face_detection_full_range_sparse.tflite" -o "$T/alone.mlnz"
+[ "$(stat -c %s "$T/pz")" -lt "$(stat -c %s "$T/alone.mlnz")" ] ||
+  fail "pruning patch $(stat -c %s "$T/pz") B, the model compressed alone $(stat -c %s "$T/alone.mlnz") B"
 roundtrip "$faces/face_detection_full_range_sparse.tflite" \
           "$faces/face_detection_full_range.tflite" >/dev/null
 cp "$hands/hand_landmark_full.tflite" "$T/h.tflite"
