@@ -25,6 +25,7 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", 100*a/b }'; }
 
 printf '%-34s %-22s %9s %8s %8s %9s %8s %8s\n' pair tool "patch%" "diff s" "diff MB" "apply s" "apply MB" ok
 for dir in "$@"; do
+  [ -d "$dir" ] || continue  # corpus/pairs/* also holds a README
   pair=$(basename "$dir")
   v1=$(ls "$dir"/v1.* | head -1); v2=$(ls "$dir"/v2.* | head -1)
   new=$(stat -c %s "$v2")

@@ -137,23 +137,61 @@ Result<std::optional<Frame>> Reader::ReadFrame() {
   return frame;
 }
 
-Result<void> Reader::OpenBundle(Frame bundle) {
+namespace {
+
+// A bundle's decoded and checked body.
+Result<AlignedBuffer> BundleBody(Frame bundle) {
   if (bundle.header.codec == static_cast<uint8_t>(Codec::kRaw)) {
     MLN_RETURN_IF_ERROR(VerifyFrame(bundle));
   } else {
     MLN_RETURN_IF_ERROR(codecs::DecodeFrame(bundle));  // decodes and checks the XXH3
   }
   if (bundle.payload.empty()) return Fail(Errc::kBadData, "empty bundle");
-  auto b = std::make_unique<Bundle>();
-  b->body = std::move(bundle.payload);
-  b->src = MakeMemorySource(b->body.span(), src_.name());
+  return std::move(bundle.payload);
+}
+
+ReaderOptions BareOptions(uint64_t max_payload) {
   ReaderOptions inner;
-  inner.max_payload = options_.max_payload;
+  inner.max_payload = max_payload;
   inner.verify_digest = false;  // the outer reader hashed the bundle as stored
   inner.bare = true;
-  b->reader = std::make_unique<Reader>(*b->src, inner);
+  return inner;
+}
+
+}  // namespace
+
+Result<void> Reader::OpenBundle(Frame bundle) {
+  auto b = std::make_unique<Bundle>();
+  MLN_TRY(b->body, BundleBody(std::move(bundle)));
+  b->src = MakeMemorySource(b->body.span(), src_.name());
+  b->reader = std::make_unique<Reader>(*b->src, BareOptions(options_.max_payload));
   bundle_ = std::move(b);
   return {};
+}
+
+Result<std::vector<Frame>> ExpandBundle(const Frame& bundle) {
+  Frame copy;
+  copy.header = bundle.header;
+  copy.payload.Append(bundle.payload.data(), bundle.payload.size());
+  MLN_TRY(AlignedBuffer body, BundleBody(std::move(copy)));
+  auto src = MakeMemorySource(body.span(), "bundle");
+  Reader reader(*src, BareOptions(ReaderOptions{}.max_payload));
+  std::vector<Frame> frames;
+  for (;;) {
+    auto next = reader.Next();
+    if (!next) {
+      Error e = std::move(next).error();
+      e.message = "bundle item " + std::to_string(e.frame.value_or(0)) + ": " + e.message;
+      e.frame.reset();
+      e.offset.reset();
+      e.file.clear();
+      return Fail(std::move(e));
+    }
+    if (!*next) break;
+    MLN_RETURN_IF_ERROR(VerifyFrame(**next));
+    frames.push_back(std::move(**next));
+  }
+  return frames;
 }
 
 Result<std::optional<Frame>> Reader::Next() {
@@ -194,7 +232,7 @@ Result<std::optional<Frame>> Reader::Next() {
     return std::nullopt;
   }
   ++index_;
-  if ((*frame)->header.Is(FrameKind::kBundle)) {
+  if ((*frame)->header.Is(FrameKind::kBundle) && options_.expand_bundles) {
     bundle_at_ = at;
     auto opened = OpenBundle(std::move(**frame));
     if (!opened) {

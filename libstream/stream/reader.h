@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "libstream/base/byte_io.h"
 #include "libstream/crypto/digest.h"
@@ -18,6 +19,9 @@ struct ReaderOptions {
   /// A bundle's body (frame kind 7, decoded): frames only, no stream header or trailer,
   /// ending where the input ends. Used by Reader itself to expand bundles.
   bool bare = false;
+  /// Replace each bundle frame by the frames it holds (see Reader). Filters that pass
+  /// frames on as stored (mln-verify --sign) turn this off and use ExpandBundle to look in.
+  bool expand_bundles = true;
 };
 
 /// Options for filters that transform or emit a stream: per-frame XXH3, header checksums,
@@ -76,6 +80,9 @@ class Reader final : public FrameSource {
   std::unique_ptr<Bundle> bundle_;
   uint64_t bundle_at_ = 0;  // stream offset of the bundle being expanded
 };
+
+/// The frames a bundle frame holds, in order, each checked with VerifyFrame.
+Result<std::vector<Frame>> ExpandBundle(const Frame& bundle);
 
 /// True when `prefix` (at least 8 bytes) starts like an mln stream.
 bool LooksLikeStream(std::span<const uint8_t> prefix);

@@ -186,7 +186,14 @@ SignatureFrame ToSignatureFrame(uint64_t index, const Frame& frame) {
 class CheckSink final : public stream::FrameSink {
  public:
   Result<void> Put(Frame frame) override {
-    MLN_RETURN_IF_ERROR(layout_.Put(frame.header));
+    if (frame.header.Is(FrameKind::kBundle)) {
+      // Passed on as stored (re-encoding would change the signed bytes); its frames are
+      // checked and laid out like any others.
+      MLN_TRY(std::vector<Frame> inner, stream::ExpandBundle(frame));
+      for (const Frame& f : inner) MLN_RETURN_IF_ERROR(layout_.Put(f.header));
+    } else {
+      MLN_RETURN_IF_ERROR(layout_.Put(frame.header));
+    }
     if (frame.header.Is(FrameKind::kSignature)) {
       signatures_.push_back(ToSignatureFrame(index_, frame));
     }
@@ -542,7 +549,14 @@ class SignSink final : public stream::FrameSink {
       : hashing_(out), writer_(hashing_), options_(options), scan_(scan) {}
 
   Result<void> Put(Frame frame) override {
-    MLN_RETURN_IF_ERROR(layout_.Put(frame.header));
+    if (frame.header.Is(FrameKind::kBundle)) {
+      // Passed on as stored (re-encoding would change the signed bytes); its frames are
+      // checked and laid out like any others.
+      MLN_TRY(std::vector<Frame> inner, stream::ExpandBundle(frame));
+      for (const Frame& f : inner) MLN_RETURN_IF_ERROR(layout_.Put(f.header));
+    } else {
+      MLN_RETURN_IF_ERROR(layout_.Put(frame.header));
+    }
     if (frame.header.Is(FrameKind::kSignature)) {
       if (!out_content_) {
       MLN_TRY(out_content_, hashing_.DigestSoFar());
@@ -630,7 +644,9 @@ class SignSink final : public stream::FrameSink {
 Result<SignResult> SignStream(ByteSource& in, ByteSink& out, const SignOptions& options) {
   MLN_RETURN_IF_ERROR(ValidateName(options.name));
   if (options.keys.empty()) return Fail(Errc::kUsage, "no signing key");
-  stream::Reader reader(in);
+  stream::ReaderOptions ropts;
+  ropts.expand_bundles = false;  // the signed stream keeps every frame as stored
+  stream::Reader reader(in, ropts);
   ScanSource scan(reader);
   SignSink sink(out, options, scan);
   stream::PipelineOptions popts;

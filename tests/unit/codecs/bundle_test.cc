@@ -85,6 +85,31 @@ TEST(BundleTest, ReaderHandsBackEveryFrameAsItWas) {
   }
 }
 
+// Filters that keep bundles as stored (mln-verify --sign) look inside with ExpandBundle.
+TEST(BundleTest, ExpandBundleGivesTheFramesWithoutExpandingTheStream) {
+  std::vector<Frame> frames;
+  for (int i = 0; i < 5; ++i) {
+    frames.push_back(testing::MakeFrame(FrameKind::kTensor, "t" + std::to_string(i), Pattern(700, 3)));
+  }
+  uint64_t stored = 0;
+  std::vector<uint8_t> out = WriteBundled(std::move(frames), &stored);
+  ASSERT_EQ(stored, 1u);
+  auto src = MakeMemorySource(out, "mem");
+  stream::ReaderOptions options;
+  options.expand_bundles = false;
+  stream::Reader reader(*src, options);
+  ASSERT_OK_AND_ASSIGN(auto first, reader.Next());
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(first->header.Is(FrameKind::kBundle));
+  ASSERT_OK_AND_ASSIGN(auto end, reader.Next());
+  EXPECT_FALSE(end);
+  ASSERT_OK_AND_ASSIGN(std::vector<Frame> inner, stream::ExpandBundle(*first));
+  ASSERT_EQ(inner.size(), 5u);
+  EXPECT_EQ(inner[4].header.name, "t4");
+  first->payload.data()[first->payload.size() / 2] ^= 1;
+  EXPECT_FALSE(stream::ExpandBundle(*first));
+}
+
 TEST(BundleTest, IncompressibleRunsStayPlainFrames) {
   std::vector<Frame> frames;
   for (int i = 0; i < 4; ++i) {
