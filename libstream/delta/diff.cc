@@ -11,6 +11,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "libstream/codecs/bundle.h"
 #include "libstream/codecs/codec.h"
 #include "libstream/crypto/digest.h"
 #include "libstream/delta/idelta.h"
@@ -502,7 +503,7 @@ class OpMaker {
 class PatchSink final : public stream::FrameSink {
  public:
   using Tail = std::function<Result<std::vector<Frame>>()>;
-  PatchSink(stream::Writer& out, uint64_t piece, DiffStats& stats, Tail tail)
+  PatchSink(stream::FrameSink& out, uint64_t piece, DiffStats& stats, Tail tail)
       : out_(out), piece_(piece), stats_(stats), tail_(std::move(tail)) {}
 
   Result<void> Put(Frame f) override {
@@ -606,7 +607,7 @@ class PatchSink final : public stream::FrameSink {
     return out_.Put(std::move(f));
   }
 
-  stream::Writer& out_;
+  stream::FrameSink& out_;
   uint64_t piece_;
   DiffStats& stats_;
   Tail tail_;
@@ -713,7 +714,11 @@ Result<DiffStats> DiffModels(ByteSource& base_src, ByteSource& target_src, ByteS
   };
 
   stream::Writer writer(out);
-  PatchSink sink(writer, options.parse.chunk_size, stats, tail);
+  // Compressing in one step (-l) packs small op frames into bundles, as mln-compress does.
+  std::optional<codecs::BundleSink> bundles;
+  if (options.compress_level) bundles.emplace(writer, *options.compress_level);
+  stream::FrameSink& to = bundles ? static_cast<stream::FrameSink&>(*bundles) : writer;
+  PatchSink sink(to, options.parse.chunk_size, stats, tail);
   stream::PipelineOptions popts;
   popts.threads = options.threads;
   popts.progress = options.progress;
