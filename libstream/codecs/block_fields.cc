@@ -9,9 +9,6 @@
 namespace mln::codecs {
 namespace {
 
-using internal::kIncompressibleBits;
-using internal::SampledEntropy;
-using internal::ZstdCompressInto;
 using internal::ZstdDecompress;
 using stream::Dtype;
 
@@ -21,7 +18,7 @@ constexpr uint8_t kFieldsVersion = 1;
 constexpr size_t kFieldsHead = 4;
 constexpr size_t kFieldEntry = 11;
 constexpr size_t kMaxFields = 32;
-enum FieldMethod : uint8_t { kFieldRaw = 0, kFieldZstd = 1 };
+constexpr uint8_t kFieldRaw = internal::kGroupRaw, kFieldZstd = internal::kGroupZstd;
 
 // Copies field bytes between the interleaved blocks and one contiguous group, `n` times
 // `len` bytes at a stride of `block`. The field lengths ggml uses get a copy of fixed size
@@ -101,21 +98,7 @@ bool EncodeBlockFields(std::span<const uint8_t> in, const std::vector<uint16_t>&
     off += len;
     uint8_t* entry = head + kFieldsHead + f * kFieldEntry;
     StoreLE<uint16_t>(entry, static_cast<uint16_t>(len));
-    std::optional<size_t> packed;
-    if (pos < limit && SampledEntropy(group.span()) < kIncompressibleBits) {
-      packed = ZstdCompressInto(group.span(), level, out.data() + pos, std::min(bytes, limit - pos));
-    }
-    if (packed) {
-      entry[2] = kFieldZstd;
-      StoreLE<uint64_t>(entry + 3, *packed);
-      pos += *packed;
-    } else {
-      if (pos + bytes > limit) return false;
-      entry[2] = kFieldRaw;
-      StoreLE<uint64_t>(entry + 3, bytes);
-      std::memcpy(out.data() + pos, group.data(), bytes);
-      pos += bytes;
-    }
+    if (!internal::PackGroup(group.span(), level, out, pos, limit, entry + 2, entry + 3)) return false;
   }
   if (pos + tail >= limit) return false;
   if (tail != 0) std::memcpy(out.data() + pos, in.data() + n * block, tail);

@@ -32,7 +32,7 @@ constexpr uint8_t kBytePlaneVersion = 1;
 constexpr uint8_t kRotateFlag = 1;
 constexpr size_t kBytePlaneHead = 4;
 constexpr size_t kPlaneEntry = 9;
-enum PlaneMethod : uint8_t { kPlaneRaw = 0, kPlaneZstd = 1 };
+constexpr uint8_t kPlaneRaw = internal::kGroupRaw, kPlaneZstd = internal::kGroupZstd;
 
 }  // namespace
 
@@ -103,15 +103,35 @@ AlignedBuffer& PlaneScratch(size_t bytes) {
   return scratch;
 }
 
+bool PackGroup(std::span<const uint8_t> group, int level, AlignedBuffer& out, size_t& pos,
+               size_t limit, uint8_t* method, uint8_t* stored_length) {
+  std::optional<size_t> packed;
+  if (pos < limit && SampledEntropy(group) < kIncompressibleBits) {
+    packed = ZstdCompressInto(group, level, out.data() + pos, std::min(group.size(), limit - pos));
+  }
+  if (packed) {
+    *method = kGroupZstd;
+    StoreLE<uint64_t>(stored_length, *packed);
+    pos += *packed;
+    return true;
+  }
+  // Near-random bytes (mantissas, packed quants): storing them is cheaper than coding them.
+  if (pos + group.size() > limit) return false;
+  *method = kGroupRaw;
+  StoreLE<uint64_t>(stored_length, group.size());
+  if (!group.empty()) std::memcpy(out.data() + pos, group.data(), group.size());
+  pos += group.size();
+  return true;
+}
+
 }  // namespace internal
 
 namespace {
 
+using internal::PackGroup;
 using internal::PlaneScratch;
-using internal::SampledEntropy;
 using internal::ZstdCompressInto;
 using internal::ZstdDecompress;
-using internal::kIncompressibleBits;
 
 // Element width and rotation for dtypes whose bytes are worth splitting; width 0 otherwise.
 std::pair<size_t, bool> PlaneLayout(uint32_t dtype) {
@@ -145,21 +165,7 @@ bool EncodeBytePlane(std::span<const uint8_t> in, size_t width, bool rotate, int
   for (size_t b = 0; b < width; ++b) {
     std::span<const uint8_t> plane(ptrs[b], n);
     uint8_t* entry = head + kBytePlaneHead + b * kPlaneEntry;
-    std::optional<size_t> packed;
-    if (SampledEntropy(plane) < kIncompressibleBits && pos < limit) {
-      packed = ZstdCompressInto(plane, level, out.data() + pos, std::min(n, limit - pos));
-    }
-    if (packed) {
-      entry[0] = kPlaneZstd;
-      StoreLE<uint64_t>(entry + 1, *packed);
-      pos += *packed;
-    } else {  // near-random mantissa bytes: storing them is cheaper than coding them
-      if (pos + n > limit) return false;
-      entry[0] = kPlaneRaw;
-      StoreLE<uint64_t>(entry + 1, n);
-      if (n != 0) std::memcpy(out.data() + pos, plane.data(), n);
-      pos += n;
-    }
+    if (!PackGroup(plane, level, out, pos, limit, entry, entry + 1)) return false;
   }
   size_t tail = in.size() - n * width;
   if (pos + tail >= limit) return false;

@@ -24,4 +24,14 @@ inline constexpr double kIncompressibleBits = 7.9;
 /// A per-thread scratch buffer of `bytes`, reused across chunks (no page faults per chunk).
 AlignedBuffer& PlaneScratch(size_t bytes);
 
+/// How a plane or field group is stored (the method byte of byteplane and fields tables).
+inline constexpr uint8_t kGroupRaw = 0, kGroupZstd = 1;
+
+/// Appends `group` to `out` (sized to `limit`) at `pos`: zstd-coded at `level`, or as it
+/// is when it looks random or would not shrink. Writes the method byte to `method` and the
+/// stored length (u64 LE) to `stored_length`, and advances `pos`; false when the group
+/// would pass `limit` (the whole payload would not be smaller than its input).
+bool PackGroup(std::span<const uint8_t> group, int level, AlignedBuffer& out, size_t& pos,
+               size_t limit, uint8_t* method, uint8_t* stored_length);
+
 }  // namespace mln::codecs::internal
