@@ -79,6 +79,7 @@ TEST(BundleTest, ReaderHandsBackEveryFrameAsItWas) {
     EXPECT_EQ(back[i].header.kind, frames[i].header.kind) << i;
     EXPECT_EQ(back[i].header.checksum, frames[i].header.checksum) << i;
     ASSERT_EQ(back[i].payload.size(), frames[i].payload.size()) << i;
+    if (frames[i].payload.empty()) continue;  // the source frame: memcmp of null is UB
     EXPECT_EQ(0, std::memcmp(back[i].payload.data(), frames[i].payload.data(),
                              frames[i].payload.size()))
         << i;
