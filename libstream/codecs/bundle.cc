@@ -20,16 +20,10 @@ bool Bundleable(const stream::FrameHeader& h) {
 
 }  // namespace
 
-Result<void> BundleSink::Emit(stream::Frame frame) {
-  bytes_out_ += frame.payload.size();
-  return out_.Put(std::move(frame));
-}
-
 Result<void> BundleSink::Put(stream::Frame frame) {
-  bytes_in_ += frame.payload.size();
   if (!Bundleable(frame.header) || frame.payload.size() > kSmallPayload) {
     MLN_RETURN_IF_ERROR(Flush());
-    return Emit(std::move(frame));
+    return out_.Put(std::move(frame));
   }
   // Prefix, a generous header estimate and padding: enough to keep the body under kMaxBody.
   const size_t cost = frame.payload.size() + 1024;
@@ -44,15 +38,17 @@ Result<void> BundleSink::Flush() {
   pending_.clear();
   pending_bytes_ = 0;
   auto put_alone = [&](std::vector<stream::Frame>& fs) -> Result<void> {
-    for (auto& f : fs) MLN_RETURN_IF_ERROR(Emit(std::move(f)));
+    for (auto& f : fs) MLN_RETURN_IF_ERROR(out_.Put(std::move(f)));
     return {};
   };
   if (frames.size() < 2) return put_alone(frames);
   std::vector<uint8_t> body;
+  uint64_t payloads = 0;
   {
     auto sink = MakeMemorySink(&body, "bundle");
     stream::Writer bare(*sink, /*bare=*/true);
     for (const auto& f : frames) {
+      payloads += f.payload.size();
       stream::Frame copy;
       copy.header = f.header;
       copy.payload.Resize(f.payload.size());
@@ -77,7 +73,8 @@ Result<void> BundleSink::Flush() {
       bundle.payload.size() + kBundleOverhead >= body.size()) {
     return put_alone(frames);
   }
-  return Emit(std::move(bundle));
+  saved_ += payloads - std::min<uint64_t>(payloads, bundle.payload.size());
+  return out_.Put(std::move(bundle));
 }
 
 Result<void> BundleSink::Finish() {

@@ -27,9 +27,9 @@ class BundleSink final : public stream::FrameSink {
   Result<void> Put(stream::Frame frame) override;
   Result<void> Finish() override;
 
-  /// Payload bytes as they reached Put, and as written (bundles counted as stored).
-  uint64_t bytes_in() const { return bytes_in_; }
-  uint64_t bytes_out() const { return bytes_out_; }
+  /// Payload bytes the bundles written so far saved: their frames' payloads minus the
+  /// bundles' stored payloads.
+  uint64_t payload_bytes_saved() const { return saved_; }
 
   /// Frames whose stored payload is at most this size may join a bundle.
   static constexpr size_t kSmallPayload = 64 << 10;
@@ -40,10 +40,8 @@ class BundleSink final : public stream::FrameSink {
   Result<void> Flush();
 
   stream::FrameSink& out_;
-  Result<void> Emit(stream::Frame frame);
-
   int level_;
-  uint64_t bytes_in_ = 0, bytes_out_ = 0;
+  uint64_t saved_ = 0;
   std::vector<stream::Frame> pending_;
   size_t pending_bytes_ = 0;
 };

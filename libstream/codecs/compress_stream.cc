@@ -1,5 +1,6 @@
 #include "libstream/codecs/compress_stream.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 
@@ -56,8 +57,10 @@ Result<CompressStats> CompressStream(ByteSource& in, ByteSink& out, const Encode
       return {};
     }
     count.raw += f.payload.size();
+    MLN_RETURN_IF_ERROR(EncodeFrame(f, options));
+    count.stored += f.payload.size();
     ++count.frames;
-    return EncodeFrame(f, options);
+    return {};
   };
   stream::PipelineOptions popts;
   // A stream's other kinds pass untouched; a parsed model's source frame needs sealing.
@@ -68,7 +71,7 @@ Result<CompressStats> CompressStream(ByteSource& in, ByteSink& out, const Encode
   auto ok = stream::RunFramePipeline(src, sink, encode, popts);
   if (!ok) return Fail(std::move(ok).error().WithFile(in.name()));
   CompressStats s = count.Take(in.position(), out.position(), start);
-  if (bundle) s.stored_bytes = bundles.bytes_out();
+  s.stored_bytes -= std::min(s.stored_bytes, bundles.payload_bytes_saved());
   return s;
 }
 
