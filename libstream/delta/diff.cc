@@ -66,7 +66,6 @@ Result<crypto::Sha256Digest> FileSha256(const ModelFile& file, const std::atomic
 struct BytesPlan {
   std::optional<uint64_t> cont, same;
   uint64_t ref_offset = 0, ref_size = 0;
-  bool named = false;  ///< the window lies in a base range of the same name
 };
 
 // A tensor under kSmallTensor bytes may share an op with its neighbours, up to
@@ -277,9 +276,10 @@ class Planner final : public stream::FrameSource {
       if (lo >= hi) lo = hi > n + 2 * w ? hi - n - 2 * w : 0;  // past its end: its tail
       p.ref_offset = ref->offset + lo;
       p.ref_size = hi - lo;
-      p.named = true;
-    } else if (base_size_ > 0) {
-      // No range of that name in the base: look around where the bytes would continue.
+    } else if (base_size_ > 0 && !IdeltaWidth(h.dtype)) {
+      // No range of that name in the base: look around where the bytes would continue. A
+      // typed integer array (a sparse tensor's indices) has nothing to match there: an
+      // unrelated window would only cost a level-19 pass over up to twice bytes_window.
       uint64_t c = std::min(next_base_, base_size_);
       uint64_t lo = c > w ? c - w : 0;
       p.ref_offset = lo;
@@ -453,11 +453,7 @@ class OpMaker {
       }
     }
     probe = AlignedBuffer();
-    // A typed integer array (a sparse tensor's indices) with no range of its name in the
-    // base has nothing to match there: an unrelated window would only cost a level-19 pass
-    // over up to twice bytes_window per array.
     auto width = IdeltaWidth(h.dtype);
-    if (width && !p.named) p.ref_size = 0;
     AlignedBuffer ref;
     if (p.ref_size > 0 && n > 0) {
       ref = AlignedBuffer(p.ref_size);

@@ -141,13 +141,20 @@ namespace {
 
 // A bundle's decoded and checked body.
 Result<AlignedBuffer> BundleBody(Frame bundle) {
-  if (bundle.header.codec == static_cast<uint8_t>(Codec::kRaw)) {
-    MLN_RETURN_IF_ERROR(VerifyFrame(bundle));
-  } else {
-    MLN_RETURN_IF_ERROR(codecs::DecodeFrame(bundle));  // decodes and checks the XXH3
-  }
+  MLN_RETURN_IF_ERROR(codecs::DecodeFrame(bundle));  // decodes if coded, checks the XXH3
   if (bundle.payload.empty()) return Fail(Errc::kBadData, "empty bundle");
   return std::move(bundle.payload);
+}
+
+// An error of a bare reader over a bundle's body, as the outer stream reports it: the
+// frame and offset become the bundle's (set by the caller); the place inside goes in words.
+Error InsideBundle(Error e) {
+  e.message = "bundle item " + std::to_string(e.frame.value_or(0)) + " (body offset " +
+              std::to_string(e.offset.value_or(0)) + "): " + e.message;
+  e.frame.reset();
+  e.offset.reset();
+  e.file.clear();
+  return e;
 }
 
 ReaderOptions BareOptions(uint64_t max_payload) {
@@ -179,14 +186,7 @@ Result<std::vector<Frame>> ExpandBundle(const Frame& bundle) {
   std::vector<Frame> frames;
   for (;;) {
     auto next = reader.Next();
-    if (!next) {
-      Error e = std::move(next).error();
-      e.message = "bundle item " + std::to_string(e.frame.value_or(0)) + ": " + e.message;
-      e.frame.reset();
-      e.offset.reset();
-      e.file.clear();
-      return Fail(std::move(e));
-    }
+    if (!next) return Fail(InsideBundle(std::move(next).error()));
     if (!*next) break;
     MLN_RETURN_IF_ERROR(VerifyFrame(**next));
     frames.push_back(std::move(**next));
@@ -200,14 +200,10 @@ Result<std::optional<Frame>> Reader::Next() {
     auto inner = bundle_->reader->Next();
     if (!inner) {
       done_ = true;
-      // The frame and offset are the bundle's in the stream; where inside it goes in words.
-      Error e = std::move(inner).error();
-      e.message = "bundle item " + std::to_string(e.frame.value_or(0)) + " (body offset " +
-                  std::to_string(e.offset.value_or(0)) + "): " + e.message;
-      e.frame.reset();
-      e.offset.reset();
-      e.file.clear();
-      return Fail(std::move(e).WithFile(src_.name()).WithFrame(index_ - 1).WithOffset(bundle_at_));
+      return Fail(InsideBundle(std::move(inner).error())
+                      .WithFile(src_.name())
+                      .WithFrame(index_ - 1)
+                      .WithOffset(bundle_at_));
     }
     if (inner->has_value()) return inner;
     bundle_.reset();
