@@ -1,5 +1,6 @@
 #include "libstream/codecs/block_fields.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "libstream/base/endian.h"
@@ -89,7 +90,7 @@ bool EncodeBlockFields(std::span<const uint8_t> in, const std::vector<uint16_t>&
   head[0] = kFieldsVersion;
   head[1] = static_cast<uint8_t>(layout.size());
   StoreLE<uint16_t>(head + 2, static_cast<uint16_t>(block));
-  AlignedBuffer& group = internal::PlaneScratch(n * 128);
+  AlignedBuffer& group = internal::PlaneScratch(n * *std::max_element(layout.begin(), layout.end()));
   size_t pos = table, off = 0;
   for (size_t f = 0; f < layout.size(); ++f) {
     const size_t len = layout[f], bytes = n * len;

@@ -186,14 +186,7 @@ SignatureFrame ToSignatureFrame(uint64_t index, const Frame& frame) {
 class CheckSink final : public stream::FrameSink {
  public:
   Result<void> Put(Frame frame) override {
-    if (frame.header.Is(FrameKind::kBundle)) {
-      // Passed on as stored (re-encoding would change the signed bytes); its frames are
-      // checked and laid out like any others.
-      MLN_TRY(std::vector<Frame> inner, stream::ExpandBundle(frame));
-      for (const Frame& f : inner) MLN_RETURN_IF_ERROR(layout_.Put(f.header));
-    } else {
-      MLN_RETURN_IF_ERROR(layout_.Put(frame.header));
-    }
+    MLN_RETURN_IF_ERROR(layout_.Put(frame.header));
     if (frame.header.Is(FrameKind::kSignature)) {
       signatures_.push_back(ToSignatureFrame(index_, frame));
     }
