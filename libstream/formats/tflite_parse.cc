@@ -118,36 +118,37 @@ struct Piece {
   Dtype index = Dtype::kUnknown;  ///< set for a sparse tensor's index array
 };
 
+// The file bytes of an index vector table's values (Int32Vector, Uint16Vector, ...), and
+// their size; null when there are none. The verifier accepts a union whose type is set but
+// whose table is absent, so `v` may be null.
+template <typename Table>
+std::pair<const uint8_t*, uint64_t> IndexValues(const void* v) {
+  if (v == nullptr) return {nullptr, 0};
+  const auto* values = static_cast<const Table*>(v)->values();
+  if (values == nullptr || values->size() == 0) return {nullptr, 0};
+  // The verified vector's element count is its first word; its data follows.
+  return {reinterpret_cast<const uint8_t*>(values->Data()), values->size() * sizeof(values->Get(0))};
+}
+
 // The run of file bytes that holds a sparse tensor's index array, typed by its element.
 std::optional<Piece> IndexArray(std::span<const uint8_t> file, uint8_t type, const void* v) {
-  const flatbuffers::Vector<uint8_t>* raw = nullptr;
-  uint64_t width = 0;
-  Dtype dtype = Dtype::kUnknown;
+  std::pair<const uint8_t*, uint64_t> bytes;
+  Dtype dtype;
   switch (type) {
-    case fb::SparseIndexVector_Int32Vector: {
-      auto* values = static_cast<const fb::Int32Vector*>(v)->values();
-      if (values) raw = reinterpret_cast<const flatbuffers::Vector<uint8_t>*>(values);
-      width = 4, dtype = Dtype::kI32;
+    case fb::SparseIndexVector_Int32Vector:
+      bytes = IndexValues<fb::Int32Vector>(v), dtype = Dtype::kI32;
       break;
-    }
-    case fb::SparseIndexVector_Uint16Vector: {
-      auto* values = static_cast<const fb::Uint16Vector*>(v)->values();
-      if (values) raw = reinterpret_cast<const flatbuffers::Vector<uint8_t>*>(values);
-      width = 2, dtype = Dtype::kU16;
+    case fb::SparseIndexVector_Uint16Vector:
+      bytes = IndexValues<fb::Uint16Vector>(v), dtype = Dtype::kU16;
       break;
-    }
-    case fb::SparseIndexVector_Uint8Vector: {
-      auto* values = static_cast<const fb::Uint8Vector*>(v)->values();
-      if (values) raw = reinterpret_cast<const flatbuffers::Vector<uint8_t>*>(values);
-      width = 1, dtype = Dtype::kU8;
+    case fb::SparseIndexVector_Uint8Vector:
+      bytes = IndexValues<fb::Uint8Vector>(v), dtype = Dtype::kU8;
       break;
-    }
     default:
       return std::nullopt;
   }
-  // The verified vector's element count is its first word; its data follows.
-  if (raw == nullptr || raw->size() == 0) return std::nullopt;
-  return Piece{static_cast<uint64_t>(raw->Data() - file.data()), raw->size() * width, 0, dtype};
+  if (bytes.first == nullptr) return std::nullopt;
+  return Piece{static_cast<uint64_t>(bytes.first - file.data()), bytes.second, 0, dtype};
 }
 
 // Index arrays (CSR segments and indices) of every sparse tensor, in file order. A patch
