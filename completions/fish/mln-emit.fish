@@ -1,6 +1,7 @@
 # fish completion for mln-emit(1)
 complete -c mln-emit -s h -l help -d 'Print a help message and exit'
 complete -c mln-emit -s o -l output -r -F -d 'Write to FILE atomically instead of stdout'
+complete -c mln-emit -l external-dir -r -a '(__fish_complete_directories)' -d 'Write ONNX external data files under DIR'
 complete -c mln-emit -s f -l force -d 'Write binary output even to a terminal'
 complete -c mln-emit -s q -l quiet -d 'Print nothing but errors'
 complete -c mln-emit -s v -l verbose -d 'Print more detail on stderr (repeatable)'

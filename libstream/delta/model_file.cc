@@ -139,6 +139,15 @@ Result<ModelIndex> IndexModel(const ModelFile& file, const formats::ParseOptions
   }
   ModelIndex index;
   index.source = *plan->source_frame();
+  // A patch rebuilds one file; ONNX weights in external data files would be silently left
+  // out of it. (A model whose data files were found does not even get here: its frames are
+  // not one segment plan, and laying it out in one file is refused.)
+  if (auto ext = index.source.Attr("onnx.external_tensors"); ext && *ext != "0") {
+    return Fail(Error{Errc::kUnsupported,
+                      "ONNX model with external data (" + std::string(*ext) +
+                          " tensors): only single-file models can be diffed",
+                      file.name()});
+  }
   uint32_t tensors = 0;
   std::unordered_map<std::string, uint32_t> occurrences;
   for (const stream::Segment& s : plan->segments()) {

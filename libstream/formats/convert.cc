@@ -29,9 +29,9 @@ Result<ConvertStats> ParseToStream(ByteSource& in, ByteSink& out, std::string_vi
 }
 
 Result<ConvertStats> EmitFromStream(ByteSource& in, ByteSink& out,
-                                    stream::FrameObserver* progress) {
+                                    stream::FrameObserver* progress, const LayoutOptions& layout) {
   stream::Reader reader(in, stream::FrameChecksOnly());
-  LayoutSink sink(out);
+  LayoutSink sink(out, layout);
   stream::PipelineOptions options;
   options.kinds = {stream::FrameKind::kBytes, stream::FrameKind::kTensor};
   options.verify_input = true;
@@ -39,7 +39,11 @@ Result<ConvertStats> EmitFromStream(ByteSource& in, ByteSink& out,
   auto nothing = [](std::vector<stream::Frame>&) -> Result<void> { return {}; };
   auto ok = stream::RunFramePipeline(reader, sink, nothing, options);
   if (!ok) return Fail(std::move(ok).error().WithFile(in.name()));
-  return ConvertStats{reader.frames_read(), in.position(), out.position(), sink.format()};
+  ConvertStats stats{reader.frames_read(), in.position(), out.position(), sink.format()};
+  stats.external_written = sink.external_files_written();
+  stats.external_skipped = sink.external_files_skipped();
+  stats.uncarried_external = sink.uncarried_external();
+  return stats;
 }
 
 }  // namespace mln::formats

@@ -6,6 +6,7 @@
 
 #include "libstream/base/byte_io.h"
 #include "libstream/formats/format.h"
+#include "libstream/formats/layout_emit.h"
 
 namespace mln::formats {
 
@@ -14,6 +15,9 @@ struct ConvertStats {
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
   std::string format;
+  /// EmitFromStream: ONNX external data files written, passed over, and external tensors
+  /// whose data the stream does not carry (see LayoutSink).
+  uint64_t external_written = 0, external_skipped = 0, uncarried_external = 0;
 };
 
 /// Parses the model in `in` (format by content, or `forced_format`) and writes it to `out`
@@ -24,8 +28,10 @@ Result<ConvertStats> ParseToStream(ByteSource& in, ByteSink& out, std::string_vi
 
 /// Reads a stream from `in` and writes the model it carries to `out`, checking every frame
 /// checksum (in parallel), the chunk sequence and the trailer. `progress` (not owned, may be
-/// null) sees each frame as it is written.
+/// null) sees each frame as it is written. `layout` says what happens to ONNX external data
+/// files (by default they are refused: `out` can only hold the model file).
 Result<ConvertStats> EmitFromStream(ByteSource& in, ByteSink& out,
-                                    stream::FrameObserver* progress = nullptr);
+                                    stream::FrameObserver* progress = nullptr,
+                                    const LayoutOptions& layout = {});
 
 }  // namespace mln::formats

@@ -40,6 +40,13 @@ struct OnnxTensor {
   std::string ext_location;
   uint64_t ext_offset = 0;
   std::optional<uint64_t> ext_length;
+  // Set only when the data file was found (a model with a directory): where it really is
+  // (symbolic links resolved), its size, and the tensor's bytes in it (ext_length, or up to
+  // the end of the file when no length is given).
+  std::string ext_path;
+  uint64_t ext_file_size = 0;
+  uint64_t ext_size = 0;
+  bool ext_resolved = false;
 };
 
 struct OnnxModel {
@@ -48,7 +55,7 @@ struct OnnxModel {
   std::string producer_name, producer_version;
   uint64_t nodes = 0, initializers = 0, constants = 0, graphs = 0;
   /// Tensors carried in frames, in file order of their data (external ones at the offset
-  /// of their TensorProto, with no bytes).
+  /// of their TensorProto).
   std::vector<OnnxTensor> tensors;
   /// Tensors whose data is not one contiguous run (string tensors, repeated unpacked
   /// fields): they stay inside the "onnx.proto" bytes.
@@ -65,10 +72,22 @@ struct OnnxScanOptions {
 /// and external locations that are absolute, contain "..", resolve outside model_dir or
 /// name a range past the end of their file fail with Errc::kBadData; a missing external
 /// file fails with Errc::kNoInput.
+///
+/// ParseOnnx carries the bytes of resolved external data: after the model's own frames,
+/// each data file follows as a model file of its own (a source frame with the attribute
+/// onnx.part "external-data", then tensor and bytes frames tiling that file), so every
+/// tool that checks a model's layout checks each file's on its own terms (mln-stream(5)).
 Result<OnnxModel> ScanOnnx(std::span<const uint8_t> file, const OnnxScanOptions& options);
 
 /// Name of a TensorProto.DataType ("FLOAT16"), or "type<N>".
 std::string OnnxDataTypeName(int32_t data_type);
+
+/// Limits on external data, so a hostile model cannot make mln-parse open files without
+/// end or carry attributes that overflow a frame header.
+inline constexpr size_t kMaxOnnxExternalFiles = 4096;
+inline constexpr size_t kMaxOnnxLocationBytes = 4096;
+/// The value of the source attribute onnx.part that marks an external data file.
+inline constexpr const char* kOnnxExternalPart = "external-data";
 
 int BidOnnx(std::span<const uint8_t> head);
 Result<std::unique_ptr<stream::FrameSource>> ParseOnnx(ByteSource& src,

@@ -1,15 +1,19 @@
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <unordered_map>
 
 #include "libstream/base/checked_math.h"
 #include "libstream/base/whole_input.h"
 #include "libstream/formats/onnx.h"
 #include "libstream/formats/protobuf_wire.h"
+#include "libstream/stream/chunker.h"
 #include "libstream/stream/frame.h"
 
 namespace mln::formats {
@@ -108,6 +112,28 @@ Result<uint64_t> ParseDecimal(std::string_view s) {
     v = *a;
   }
   return v;
+}
+
+// Elements of a tensor with these dims; nullopt for a negative dim or an overflow.
+std::optional<uint64_t> ElementCount(const std::vector<int64_t>& dims) {
+  uint64_t elems = 1;
+  for (int64_t d : dims) {
+    auto e = d < 0 ? std::nullopt : CheckedMul(elems, static_cast<uint64_t>(d));
+    if (!e) return std::nullopt;
+    elems = *e;
+  }
+  return elems;
+}
+
+// The dtype is only claimed when the bytes hold exactly dims' elements of it, so a
+// consumer that trusts dtype and shape never reads past or misreads the data.
+uint32_t ClaimDtype(const std::vector<int64_t>& dims, Dtype want, uint64_t bytes) {
+  if (want == Dtype::kUnknown) return static_cast<uint32_t>(Dtype::kUnknown);
+  auto dinfo = stream::GetDtypeInfo(static_cast<uint32_t>(want));
+  auto elems = ElementCount(dims);
+  auto need = elems && dinfo ? CheckedMul(*elems, uint64_t{dinfo->block_bytes}) : std::nullopt;
+  return need && *need == bytes ? static_cast<uint32_t>(want)
+                                : static_cast<uint32_t>(Dtype::kUnknown);
 }
 
 // Walks the messages that can hold tensors; everything else is skipped over (its wire
@@ -485,10 +511,14 @@ class Walker {
       }
     }
     if (t.name.empty()) t.name = fallback;
+    const DataTypeInfo* info = GetDataType(t.data_type);
     if (location == kDataLocationExternal) {
       t.encoding = "external";
       t.data_offset = Off(msg);
       MLN_RETURN_IF_ERROR(External(t, ext));
+      // The file holds the bytes raw_data would (onnx.proto), so the dtype is claimed the
+      // same way, once the bytes are known to be there.
+      if (t.ext_resolved && info) t.dtype = ClaimDtype(t.dims, info->dtype, t.ext_size);
       m_.tensors.push_back(std::move(t));
       return m_.tensors.back().name;
     }
@@ -496,22 +526,11 @@ class Walker {
       ++m_.uncarried;
       return t.name;
     }
-    uint64_t elems = 1;
-    bool elems_ok = true;
-    for (int64_t d : t.dims) {
-      auto e = d < 0 ? std::nullopt : CheckedMul(elems, static_cast<uint64_t>(d));
-      if (!e) {
-        elems_ok = false;
-        break;
-      }
-      elems = *e;
-    }
-    const DataTypeInfo* info = GetDataType(t.data_type);
     Dtype want = Dtype::kUnknown;
     if (data.empty()) {
       t.encoding = "none";
       t.data_offset = Off(msg);
-      if (info && elems_ok && elems == 0) want = info->dtype;
+      if (info && ElementCount(t.dims) == uint64_t{0}) want = info->dtype;
     } else {
       const Field& f = data[0];
       t.data_offset = Off(f.bytes);
@@ -532,14 +551,7 @@ class Walker {
         case tensor_f::kUint64Data: t.encoding = "uint64_data"; break;
       }
     }
-    // The dtype is only claimed when the bytes hold exactly dims' elements of it, so a
-    // consumer that trusts dtype and shape never reads past or misreads the data.
-    if (want != Dtype::kUnknown) {
-      auto dinfo = stream::GetDtypeInfo(static_cast<uint32_t>(want));
-      auto bytes = elems_ok && dinfo ? CheckedMul(elems, uint64_t{dinfo->block_bytes})
-                                     : std::nullopt;
-      if (bytes && *bytes == t.data_size) t.dtype = static_cast<uint32_t>(want);
-    }
+    t.dtype = ClaimDtype(t.dims, want, t.data_size);
     m_.tensors.push_back(std::move(t));
     return m_.tensors.back().name;
   }
@@ -583,6 +595,11 @@ class Walker {
     }
     const std::string& loc = t.ext_location;
     if (!have_location || loc.empty()) return fail(Errc::kBadData, "no location given");
+    if (loc.size() > kMaxOnnxLocationBytes) {
+      return fail(Errc::kBadData, "location of " + std::to_string(loc.size()) +
+                                      " bytes refused (at most " +
+                                      std::to_string(kMaxOnnxLocationBytes) + ")");
+    }
     if (loc.find('\0') != std::string::npos) return fail(Errc::kBadData, "location holds a NUL byte");
     if (loc[0] == '/') {
       return fail(Errc::kBadData, "absolute location '" + loc +
@@ -627,6 +644,10 @@ class Walker {
                                       std::to_string(length) + " runs past the end of '" + loc +
                                       "' (" + std::to_string(size) + " bytes)");
     }
+    t.ext_path = file_real;
+    t.ext_file_size = size;
+    t.ext_size = length;
+    t.ext_resolved = true;
     return {};
   }
 
@@ -700,10 +721,198 @@ int BidOnnx(std::span<const uint8_t> head) {
   return structural ? 10 : 0;
 }
 
+namespace {
+
+using stream::FrameKind;
+using stream::Segment;
+
+// The frame template of a tensor run: in the model's own frames, or in its data file's.
+stream::FrameHeader TensorTemplate(const OnnxTensor& t, bool carried) {
+  stream::FrameHeader h;
+  h.kind = static_cast<uint16_t>(FrameKind::kTensor);
+  h.name = t.name;
+  h.dtype = carried || t.encoding != "external" ? t.dtype : static_cast<uint32_t>(Dtype::kUnknown);
+  h.shape = t.dims;
+  h.SetAttr("onnx.data_type", OnnxDataTypeName(t.data_type));
+  h.SetAttr("onnx.encoding", t.encoding);
+  h.SetAttr("onnx.source", t.source);
+  h.SetAttr("onnx.graph", t.graph);
+  if (t.encoding == "external") {
+    h.SetAttr("onnx.external.location", t.ext_location);
+    h.SetAttr("onnx.external.offset", std::to_string(t.ext_offset));
+    if (t.ext_length) h.SetAttr("onnx.external.length", std::to_string(*t.ext_length));
+    // Says outright whether the payload is the tensor's data (read from the data file, not
+    // part of the .onnx bytes) or absent because the model came without its directory.
+    h.SetAttr("onnx.external.carried", carried ? "true" : "false");
+  }
+  return h;
+}
+
+// One external data file: the runs that tile it, tensors and the bytes no tensor covers.
+struct DataFilePlan {
+  std::string path;     // resolved, as opened
+  std::string display;  // model directory + location, for messages
+  uint64_t size = 0;
+  stream::FrameHeader source;
+  std::vector<Segment> segments;
+};
+
+// Groups the resolved external tensors by data file (in the order the model first names
+// each) and lays each file out. Refuses what cannot be written back one byte per place:
+// two tensors sharing bytes, one file under two spellings, more files than the limit.
+Result<std::vector<DataFilePlan>> PlanDataFiles(const OnnxModel& m, const std::string& dir) {
+  std::vector<DataFilePlan> files;
+  std::vector<std::vector<const OnnxTensor*>> members;
+  std::unordered_map<std::string, size_t> by_location;
+  std::unordered_map<std::string, std::string> by_path;
+  auto fail = [](const OnnxTensor& t, std::string msg) {
+    return Fail(Error{Errc::kBadData, "external data: " + std::move(msg), {}, std::nullopt,
+                      t.data_offset, t.name});
+  };
+  for (const OnnxTensor& t : m.tensors) {
+    if (t.encoding != "external") continue;
+    if (!t.ext_resolved) return Fail(Errc::kInternal, "external tensor '" + t.name + "' not resolved");
+    auto [at, fresh] = by_location.try_emplace(t.ext_location, files.size());
+    if (fresh) {
+      if (files.size() == kMaxOnnxExternalFiles) {
+        return fail(t, "more than " + std::to_string(kMaxOnnxExternalFiles) +
+                           " data files refused (at '" + t.ext_location + "')");
+      }
+      auto [seen, new_path] = by_path.try_emplace(t.ext_path, t.ext_location);
+      if (!new_path) {
+        // Written back under both names, the file would be written twice, and a reader
+        // of either name would see the other's bytes change under it.
+        return fail(t, "location '" + t.ext_location + "' names the same file as '" +
+                           seen->second + "'");
+      }
+      DataFilePlan f;
+      f.path = t.ext_path;
+      f.display = dir + "/" + t.ext_location;
+      f.size = t.ext_file_size;
+      f.source.kind = static_cast<uint16_t>(FrameKind::kSource);
+      f.source.format = "onnx";
+      f.source.name = t.ext_location;
+      f.source.file_size = t.ext_file_size;
+      f.source.SetAttr("onnx.part", kOnnxExternalPart);
+      f.source.SetAttr("onnx.external.location", t.ext_location);
+      files.push_back(std::move(f));
+      members.emplace_back();
+    }
+    members[at->second].push_back(&t);
+  }
+  for (size_t i = 0; i < files.size(); ++i) {
+    DataFilePlan& f = files[i];
+    auto& ts = members[i];
+    // Empty tensors first at a shared offset, so an empty run never lands inside another.
+    std::stable_sort(ts.begin(), ts.end(), [](const OnnxTensor* a, const OnnxTensor* b) {
+      return a->ext_offset != b->ext_offset ? a->ext_offset < b->ext_offset
+                                            : a->ext_size < b->ext_size;
+    });
+    const std::string& loc = f.source.name;
+    uint64_t pos = 0;
+    const OnnxTensor* prev = nullptr;
+    auto bytes = [&](uint64_t at, uint64_t size) {
+      Segment s;
+      s.tmpl.kind = static_cast<uint16_t>(FrameKind::kBytes);
+      s.tmpl.name = "onnx.external.bytes";
+      s.tmpl.SetAttr("onnx.external.location", loc);
+      s.tmpl.SetAttr("onnx.external.offset", std::to_string(at));
+      s.file_offset = at;
+      s.size = size;
+      f.segments.push_back(std::move(s));
+    };
+    for (const OnnxTensor* t : ts) {
+      if (t->ext_offset < pos) {
+        return fail(*t, "bytes " + std::to_string(t->ext_offset) + " to " +
+                            std::to_string(t->ext_offset + t->ext_size) + " of '" + loc +
+                            "' overlap tensor '" + prev->name + "' (bytes " +
+                            std::to_string(prev->ext_offset) + " to " + std::to_string(pos) + ")");
+      }
+      if (t->ext_offset > pos) bytes(pos, t->ext_offset - pos);
+      Segment s;
+      s.tmpl = TensorTemplate(*t, true);
+      s.file_offset = t->ext_offset;
+      s.size = t->ext_size;
+      f.segments.push_back(std::move(s));
+      pos = t->ext_offset + t->ext_size;
+      prev = t;
+    }
+    if (pos < f.size) bytes(pos, f.size - pos);
+    f.source.SetAttr("onnx.external.tensors", std::to_string(ts.size()));
+  }
+  return files;
+}
+
+// The model's own frames, then each data file's. Files are opened one at a time and read
+// forward in chunks, so memory stays bounded whatever they hold, and open descriptors stay
+// at one however many files there are.
+class OnnxFrames final : public stream::FrameSource {
+ public:
+  OnnxFrames(std::unique_ptr<stream::FrameSource> model, std::vector<DataFilePlan> files,
+             size_t chunk_size)
+      : model_(std::move(model)), files_(std::move(files)), chunk_size_(chunk_size) {}
+  ~OnnxFrames() override { CloseFile(); }
+
+  Result<std::optional<stream::Frame>> Next() override {
+    for (;;) {
+      if (model_) {
+        MLN_TRY(auto f, model_->Next());
+        if (f) return f;
+        model_.reset();
+      }
+      if (part_) {
+        auto f = part_->Next();
+        if (!f) return Fail(std::move(f).error().WithFile(files_[next_ - 1].display));
+        if (*f) return std::move(*f);
+        CloseFile();
+      }
+      if (next_ == files_.size()) return std::nullopt;
+      MLN_RETURN_IF_ERROR(OpenFile(files_[next_++]));
+    }
+  }
+
+ private:
+  Result<void> OpenFile(DataFilePlan& f) {
+    // O_NOFOLLOW: the path was resolved and checked to be inside the model's directory; a
+    // link put in its place since then is not followed out of it.
+    fd_ = ::open(f.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd_ < 0) {
+      return Fail(Error{Errc::kNoInput, std::string("cannot open: ") + std::strerror(errno),
+                        f.display});
+    }
+    struct stat st;
+    if (::fstat(fd_, &st) != 0 || static_cast<uint64_t>(st.st_size) != f.size) {
+      return Fail(Error{Errc::kBadData,
+                        "is now " + std::to_string(st.st_size) + " bytes, was " +
+                            std::to_string(f.size) + " when the model was read (did it change?)",
+                        f.display});
+    }
+    reader_ = MakePreadSource(fd_, f.display, f.size);
+    part_ = std::make_unique<stream::SegmentSource>(*reader_, std::move(f.source),
+                                                    std::move(f.segments), chunk_size_);
+    return {};
+  }
+
+  void CloseFile() {
+    part_.reset();  // refers to reader_, which reads fd_
+    reader_.reset();
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+  std::unique_ptr<stream::FrameSource> model_;
+  std::vector<DataFilePlan> files_;
+  size_t chunk_size_;
+  size_t next_ = 0;
+  int fd_ = -1;
+  std::unique_ptr<ByteSource> reader_;
+  std::unique_ptr<stream::SegmentSource> part_;
+};
+
+}  // namespace
+
 Result<std::unique_ptr<stream::FrameSource>> ParseOnnx(ByteSource& src,
                                                        const ParseOptions& options) {
-  using stream::FrameKind;
-  using stream::Segment;
   OnnxScanOptions scan;
   // External data lives next to the model: only known when the input is a named file (the
   // name and the open descriptor are the same inode), not for a pipe or stdin.
@@ -719,6 +928,15 @@ Result<std::unique_ptr<stream::FrameSource>> ParseOnnx(ByteSource& src,
   auto model = ScanOnnx(whole->bytes, scan);
   if (!model) return Fail(std::move(model).error().WithFile(src.name()));
   const OnnxModel& m = *model;
+  // With a directory every external file was found and checked, so its bytes are carried;
+  // without one (a pipe) external tensors stay empty frames marked as not carried.
+  const bool carry = scan.model_dir.has_value();
+  std::vector<DataFilePlan> files;
+  if (carry) {
+    auto planned = PlanDataFiles(m, *scan.model_dir);
+    if (!planned) return Fail(std::move(planned).error().WithFile(src.name()));
+    files = std::move(*planned);
+  }
 
   const uint8_t* base = whole->bytes.data();
   std::vector<Segment> segments;
@@ -741,27 +959,17 @@ Result<std::unique_ptr<stream::FrameSource>> ParseOnnx(ByteSource& src,
   };
   uint64_t externals = 0;
   for (const OnnxTensor& t : m.tensors) {
+    bool external = t.encoding == "external";
+    externals += external;
+    // A carried external tensor's frames follow with its data file; here its TensorProto
+    // is protobuf structure like any other, inside the onnx.proto bytes.
+    if (external && carry) continue;
     if (t.data_offset < pos) {
       return Fail(Error{Errc::kInternal, "tensor data overlaps the previous tensor", src.name(),
                         std::nullopt, t.data_offset, t.name});
     }
     if (t.data_offset > pos) proto_bytes(t.data_offset);
-    stream::FrameHeader h;
-    h.kind = static_cast<uint16_t>(FrameKind::kTensor);
-    h.name = t.name;
-    h.dtype = t.dtype;
-    h.shape = t.dims;
-    h.SetAttr("onnx.data_type", OnnxDataTypeName(t.data_type));
-    h.SetAttr("onnx.encoding", t.encoding);
-    h.SetAttr("onnx.source", t.source);
-    h.SetAttr("onnx.graph", t.graph);
-    if (t.encoding == "external") {
-      ++externals;
-      h.SetAttr("onnx.external.location", t.ext_location);
-      h.SetAttr("onnx.external.offset", std::to_string(t.ext_offset));
-      if (t.ext_length) h.SetAttr("onnx.external.length", std::to_string(*t.ext_length));
-    }
-    add(t.data_offset, t.data_size, std::move(h));
+    add(t.data_offset, t.data_size, TensorTemplate(t, false));
     pos = t.data_offset + t.data_size;
   }
   if (whole->bytes.size() > pos || segments.empty()) proto_bytes(whole->bytes.size());
@@ -787,9 +995,13 @@ Result<std::unique_ptr<stream::FrameSource>> ParseOnnx(ByteSource& src,
   source.SetAttr("onnx.constants", std::to_string(m.constants));
   source.SetAttr("onnx.tensors", std::to_string(m.tensors.size()));
   source.SetAttr("onnx.external_tensors", std::to_string(externals));
+  source.SetAttr("onnx.external_files", std::to_string(files.size()));
   source.SetAttr("onnx.uncarried_tensors", std::to_string(m.uncarried));
-  return std::make_unique<stream::SegmentSource>(src, std::move(source), std::move(segments),
-                                                 options.chunk_size);
+  auto own = std::make_unique<stream::SegmentSource>(src, std::move(source), std::move(segments),
+                                                     options.chunk_size);
+  // A model without data files keeps the plain segment plan, which mln-diff indexes.
+  if (files.empty()) return own;
+  return std::make_unique<OnnxFrames>(std::move(own), std::move(files), options.chunk_size);
 }
 
 }  // namespace mln::formats

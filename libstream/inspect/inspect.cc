@@ -10,6 +10,7 @@
 #include "libstream/crypto/digest.h"
 #include "libstream/formats/format.h"
 #include "libstream/formats/json_text.h"
+#include "libstream/formats/onnx.h"
 #include "libstream/stream/reader.h"
 
 namespace mln::inspect {
@@ -28,6 +29,19 @@ class Collector {
     r_.payload_bytes += f.payload.size();
     r_.stored_bytes += stored;
     if (h.Is(FrameKind::kSource)) {
+      CloseTensor();
+      // An ONNX data file belongs to the model before it: listed with it, not instead.
+      if (have_source_ && h.format == "onnx" &&
+          h.Attr("onnx.part") == std::string_view(formats::kOnnxExternalPart)) {
+        ExternalFileEntry e;
+        e.location = std::string(h.Attr("onnx.external.location").value_or(h.name));
+        e.file_size = h.file_size;
+        r_.external_files.push_back(std::move(e));
+        in_external_ = true;
+        return {};
+      }
+      have_source_ = true;
+      in_external_ = false;
       r_.format = h.format;
       r_.file_size = h.file_size;
       r_.source_attrs = h.attrs;
@@ -37,6 +51,7 @@ class Collector {
       CloseTensor();
       ++r_.bytes_frames;
       r_.bytes_frame_bytes += f.payload.size();
+      if (in_external_) r_.external_files.back().other_bytes += f.payload.size();
       if (h.name == "gguf.header") gguf_header_.Append(f.payload.data(), f.payload.size());
       return {};
     }
@@ -61,6 +76,12 @@ class Collector {
       t.bytes = h.tensor_bytes;
       t.file_offset = h.file_offset;
       t.attrs = h.attrs;
+      if (in_external_) {
+        ExternalFileEntry& e = r_.external_files.back();
+        t.external_file = e.location;
+        ++e.tensors;
+        e.tensor_bytes += h.tensor_bytes;
+      }
       r_.tensors.push_back(std::move(t));
       hasher_ = std::make_unique<crypto::Xxh3Hasher>();
     }
@@ -115,6 +136,8 @@ class Collector {
   }
 
   Report& r_;
+  bool have_source_ = false;
+  bool in_external_ = false;  // frames belong to the last of r_.external_files
   std::unique_ptr<crypto::Xxh3Hasher> hasher_;
   AlignedBuffer gguf_header_;
 };
@@ -265,6 +288,11 @@ std::string RenderTable(const Report& r, bool verbose) {
     if (r.gguf && a.key.starts_with("gguf.")) continue;  // shown below in one line
     out += Printf("  %-13s ", a.key.c_str()) + a.value + "\n";
   }
+  for (const auto& e : r.external_files) {
+    out += Printf("  external      %s: %" PRIu64 " bytes, %" PRIu64 " tensors (%" PRIu64
+                  " bytes), %" PRIu64 " other bytes\n",
+                  e.location.c_str(), e.file_size, e.tensors, e.tensor_bytes, e.other_bytes);
+  }
   if (r.gguf) {
     const auto& g = *r.gguf;
     out += Printf("  gguf          version %u, alignment %u, %zu metadata keys, data at 0x%" PRIx64 "\n",
@@ -301,6 +329,19 @@ std::string RenderTable(const Report& r, bool verbose) {
       for (const auto& c : t.codecs) codecs += (codecs.empty() ? "" : ",") + c;
       out += Printf("  %6.2f%%  %s", t.bytes ? 100.0 * t.stored_bytes / t.bytes : 100.0,
                     codecs.c_str());
+    }
+    // The offset is in the data file, not the model: say which file. A model parsed from
+    // a pipe names its data files without carrying them: say so, or 0 bytes would puzzle.
+    if (!t.external_file.empty()) {
+      out += "  in " + t.external_file;
+    } else {
+      for (const auto& a : t.attrs) {
+        if (a.key == "onnx.external.carried" && a.value == "false") {
+          for (const auto& l : t.attrs) {
+            if (l.key == "onnx.external.location") out += "  in " + l.value + ", not carried";
+          }
+        }
+      }
     }
     out += "\n";
     if (verbose) {
@@ -359,6 +400,7 @@ std::string RenderJson(const Report& r) {
     tj["shape"] = t.shape;
     tj["bytes"] = t.bytes;
     tj["offset"] = t.file_offset;
+    if (!t.external_file.empty()) tj["external_file"] = t.external_file;
     tj["chunks"] = t.chunks;
     tj["stored_bytes"] = t.stored_bytes;
     tj["codecs"] = t.codecs;
@@ -369,6 +411,15 @@ std::string RenderJson(const Report& r) {
     ts.push_back(std::move(tj));
   }
   j["tensors"] = std::move(ts);
+  if (!r.external_files.empty()) {
+    ordered_json files = ordered_json::array();
+    for (const auto& e : r.external_files) {
+      files.push_back({{"location", e.location}, {"file_size", e.file_size},
+                       {"tensors", e.tensors}, {"tensor_bytes", e.tensor_bytes},
+                       {"other_bytes", e.other_bytes}});
+    }
+    j["external_files"] = std::move(files);
+  }
   if (r.patch) {
     const PatchReport& p = *r.patch;
     j["kind"] = "patch";

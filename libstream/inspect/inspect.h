@@ -23,6 +23,18 @@ struct TensorEntry {
   std::vector<std::string> codecs;  ///< codecs its chunks use
   uint64_t xxh3 = 0;  ///< XXH3-64 of the whole tensor's bytes
   std::vector<stream::Attribute> attrs;  ///< format-specific facts (quantization, ...)
+  /// ONNX external data: the data file (its location as the model names it) holding the
+  /// tensor; file_offset is then an offset in that file. Empty for the model file itself.
+  std::string external_file;
+};
+
+/// An ONNX external data file carried after its model (mln-stream(5), ONNX).
+struct ExternalFileEntry {
+  std::string location;
+  uint64_t file_size = 0;
+  uint64_t tensors = 0;
+  uint64_t tensor_bytes = 0;
+  uint64_t other_bytes = 0;  ///< bytes no tensor covers
 };
 
 /// One op of a patch; consecutive frames of one tensor with the same op are merged.
@@ -58,6 +70,7 @@ struct Report {
   uint64_t stored_bytes = 0;   ///< the same, as stored
   std::vector<stream::Attribute> source_attrs;
   std::vector<TensorEntry> tensors;
+  std::vector<ExternalFileEntry> external_files;
   std::optional<formats::GgufHeader> gguf;
   std::string stream_sha256;   ///< trailer digest, streams only
   std::optional<PatchReport> patch;  ///< set when the stream is a patch (mln-diff)

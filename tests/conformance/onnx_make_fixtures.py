@@ -3,8 +3,9 @@
 way a TensorProto can hold its data: raw_data in every numeric type, the typed fields
 (float_data, int32_data with negatives and float16/bfloat16 bits, int64_data, double_data,
 uint64_data), empty and string tensors, Constant nodes inside If and Loop subgraphs (also
-unnamed ones), a sparse initializer, and external data (one shared file and one file per
-tensor, in a subdirectory).
+unnamed ones), a sparse initializer, and external data (one shared file, one file per
+tensor, and data files in a subdirectory with bytes before, between and after the tensors
+and a tensor whose range has no length).
 
 Usage: onnx_make_fixtures.py OUTDIR
 """
@@ -119,6 +120,41 @@ def weights(name):
     return model(helper.make_graph([], name, [], [], initializer=inits))
 
 
+def external_gaps(outdir):
+    """External data laid out as no onnx writer does but the format allows (onnx.proto:
+    location, offset, length), written by hand: the data files mln must carry byte for
+    byte, not only the tensors in them."""
+    T = TensorProto
+    data = os.path.join(outdir, "data")
+    os.makedirs(data, exist_ok=True)
+    a = RNG.standard_normal((4, 4)).astype(np.float32)
+    b = RNG.standard_normal(10).astype(np.float16)
+    c = np.array([-7, 0, 2 ** 40], np.int64)
+    junk = RNG.integers(0, 256, size=200, dtype=np.uint8).tobytes()
+    # gaps.bin: 8 bytes, a, 28 bytes, b, a 13-byte tail; rest.bin: c alone, no length given.
+    with open(os.path.join(data, "gaps.bin"), "wb") as f:
+        f.write(junk[:8] + a.tobytes() + junk[8:36] + b.tobytes() + junk[36:49])
+    with open(os.path.join(data, "rest.bin"), "wb") as f:
+        f.write(c.tobytes())
+
+    def ext(name, dt, dims, entries):
+        t = TensorProto()
+        t.name, t.data_type = name, dt
+        t.dims.extend(dims)
+        t.data_location = T.EXTERNAL
+        for k, v in entries:
+            e = t.external_data.add()
+            e.key, e.value = k, v
+        return t
+
+    inits = [ext("gap_a", T.FLOAT, [4, 4], [("location", "data/gaps.bin"), ("offset", "8"), ("length", "64")]),
+             ext("gap_b", T.FLOAT16, [10], [("location", "data/gaps.bin"), ("offset", "100"), ("length", "20")]),
+             ext("rest_c", T.INT64, [3], [("location", "data/rest.bin")]),
+             numpy_helper.from_array(np.arange(4, dtype=np.int32), "inline_d")]
+    m = model(helper.make_graph([], "external_gaps", [], [], initializer=inits))
+    onnx.save_model(m, os.path.join(outdir, "model.onnx"))
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(os.path.join(out, "external_one"), exist_ok=True)
@@ -132,6 +168,7 @@ def main():
                     location="weights.bin", size_threshold=64)
     onnx.save_model(weights("each"), os.path.join(out, "external_each", "model.onnx"),
                     save_as_external_data=True, all_tensors_to_one_file=False, size_threshold=0)
+    external_gaps(os.path.join(out, "external_gaps"))
 
 
 if __name__ == "__main__":

@@ -8,8 +8,11 @@ onnx.numpy_helper.to_array. The mln side is read from the bytes of `mln-parse MO
 decoded here from the stream layout in mln-stream(5) with python3-flatbuffers, not through
 any mln code. Each tensor must appear once in the stream with the same name, shape,
 data type and values (its payload decoded per its onnx.encoding attribute); string tensors
-must not appear; external tensors must name the location/offset/length whose bytes
-numpy_helper loads.
+must not appear. External tensors are compared with what numpy_helper gives after
+onnx.load loads the external data: their frames must carry those bytes, follow a source
+frame for their data file (onnx.part "external-data") at their offset in it, and name the
+same location/offset/length. The frames under each data file's source must rebuild that
+file byte for byte, and the model's own frames the .onnx file.
 
 Usage: onnx_numpy_check.py MLN_BIN_DIR MODEL.onnx...
 Prints one line per model and exits 1 on the first model with a mismatch.
@@ -54,8 +57,9 @@ def header_fields(buf):
         return t.String(o + t.Pos).decode() if o else ""
 
     h = {"kind": scalar(0, N.Uint16Flags), "name": string(1), "dtype": scalar(2, N.Uint32Flags),
-         "chunk_index": scalar(7, N.Uint32Flags), "codec": scalar(9, N.Uint8Flags), "shape": [],
-         "attrs": {}, "format": string(15)}
+         "file_offset": scalar(4, N.Uint64Flags), "chunk_index": scalar(7, N.Uint32Flags),
+         "codec": scalar(9, N.Uint8Flags), "shape": [], "attrs": {}, "format": string(15),
+         "file_size": scalar(16, N.Uint64Flags)}
     o = off(3)
     if o:
         start = tab.Vector(o)
@@ -91,14 +95,28 @@ def read_stream(data):
 
 
 def mln_tensors(frames):
-    runs = []
+    """Tensor runs, each with `part`: the source frame it follows (the model's or a data file's)."""
+    runs, part = [], None
     for h, payload in frames:
+        if h["kind"] == 1:
+            part = h
         if h["kind"] != 3:
             continue
         if h["chunk_index"] == 0:
-            runs.append(dict(h, payload=bytearray()))
+            runs.append(dict(h, payload=bytearray(), part=part))
         runs[-1]["payload"] += payload
     return runs
+
+
+def mln_files(frames):
+    """(source frame, bytes laid out by its bytes and tensor frames) for each file."""
+    files = []
+    for h, payload in frames:
+        if h["kind"] == 1:
+            files.append((h, bytearray()))
+        elif h["kind"] in (2, 3):
+            files[-1][1].extend(payload)
+    return files
 
 
 # ---- onnx's view ----------------------------------------------------------------------
@@ -206,9 +224,24 @@ def check(mln_bin, path):
     for r in runs:
         by_name.setdefault(r["name"], []).append(r)
     m = onnx.load(path, load_external_data=False)
+    # The reference values: onnx.load as users call it, external data loaded.
+    loaded = onnx_tensors(onnx.load(path))
     base = os.path.dirname(path)
     errors, matched, strings = [], 0, 0
-    for t, name in onnx_tensors(m):
+    files = mln_files(frames)
+    with open(path, "rb") as f:
+        if files[0][1] != f.read() or files[0][0]["attrs"].get("onnx.part"):
+            errors.append("the model's own frames do not rebuild the .onnx file")
+    for h, data in files[1:]:
+        loc = h["attrs"].get("onnx.external.location", "")
+        if h["attrs"].get("onnx.part") != "external-data" or h["format"] != "onnx":
+            errors.append(f"source frame {h['name']!r} after the model is not an external data file")
+            continue
+        with open(os.path.join(base, loc), "rb") as f:
+            want = f.read()
+        if data != want or h["file_size"] != len(want):
+            errors.append(f"frames of data file {loc!r} do not rebuild it byte for byte")
+    for (t, name), (full, _) in zip(onnx_tensors(m), loaded):
         cands = by_name.get(name, [])
         if t.data_type == T.STRING:
             strings += 1
@@ -218,7 +251,7 @@ def check(mln_bin, path):
         external = t.data_location == T.EXTERNAL
         ext = {e.key: e.value for e in t.external_data}  # before to_array loads the data
         dims = list(t.dims)
-        want = numpy_helper.to_array(t, base_dir=base)
+        want = numpy_helper.to_array(full)
         if not cands:
             errors.append(f"{name}: missing from the stream")
             continue
@@ -228,19 +261,22 @@ def check(mln_bin, path):
             if a.get("onnx.data_type") != T.DataType.Name(t.data_type) or r["shape"] != dims:
                 continue
             if external:
-                if (a.get("onnx.encoding") != "external" or r["payload"]
+                part = r["part"]["attrs"]
+                if (a.get("onnx.encoding") != "external" or a.get("onnx.external.carried") != "true"
                         or a.get("onnx.external.location") != ext["location"]
                         or a.get("onnx.external.offset", "0") != ext.get("offset", "0")
-                        or a.get("onnx.external.length") != ext.get("length")):
+                        or a.get("onnx.external.length") != ext.get("length")
+                        or part.get("onnx.part") != "external-data"
+                        or part.get("onnx.external.location") != ext["location"]
+                        or r["file_offset"] != int(ext.get("offset", "0"))):
                     continue
-                with open(os.path.join(base, a["onnx.external.location"]), "rb") as f:
-                    f.seek(int(a.get("onnx.external.offset", "0")))
-                    n = a.get("onnx.external.length")
-                    got = f.read(int(n)) if n is not None else f.read()
-                if same(decode(got, "raw_data", t.data_type, list(t.dims)), want) and r["dtype"] == UNKNOWN:
+                got = decode(r["payload"], "raw_data", t.data_type, list(t.dims))
+                if same(got, want) and r["dtype"] == MLN_DTYPE.get(t.data_type, UNKNOWN):
                     ok = r
                     break
                 continue
+            if r["part"]["attrs"].get("onnx.part"):
+                continue  # an inline tensor's frames belong to the model, not a data file
             enc = a.get("onnx.encoding")
             try:
                 got = decode(r["payload"], enc, t.data_type, list(t.dims))

@@ -14,7 +14,7 @@ for f in $(find "$T/m" -name '*.onnx' | sort); do
   cmp "$T/s1" "$T/s2" || fail "-T 1 and -T 2 streams of $f differ"
   n=$((n + 1))
 done
-[ "$n" -eq 6 ] || fail "expected 6 generated models, found $n"
+[ "$n" -eq 7 ] || fail "expected 7 generated models, found $n"
 
 mln-inspect --json "$T/m/subgraphs.onnx" > "$T/j"
 grep -q '"format": "onnx"' "$T/j" || fail "inspect does not name the format"

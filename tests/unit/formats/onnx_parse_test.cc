@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -7,6 +8,7 @@
 
 #include "libstream/base/byte_io.h"
 #include "libstream/formats/convert.h"
+#include "libstream/formats/layout_emit.h"
 #include "libstream/formats/onnx.h"
 #include "libstream/formats/protobuf_wire.h"
 #include "tests/support/test_util.h"
@@ -433,6 +435,91 @@ TEST_F(OnnxExternalTest, MissingFileIsNoInput) {
   auto r = Scan(ExternalModel("missing.bin", "0", "1"));
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code, Errc::kNoInput);
+}
+
+// Parses `model` as the named file mln-parse would open, and lays the stream out again.
+TEST_F(OnnxExternalTest, CarriesTheDataFileAndRefusesToDropItByDefault) {
+  std::string path = (root_ / "model" / "m.onnx").string();
+  Write(path, ExternalModel("w.bin", "64", "16"));
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  auto in = MakeFdSource(fd, path, true);
+  std::vector<uint8_t> stream_bytes;
+  auto sink = MakeMemorySink(&stream_bytes, "stream");
+  ASSERT_OK(ParseToStream(*in, *sink, "", {}));
+  ASSERT_OK(sink->Flush());
+  ASSERT_OK_AND_ASSIGN(auto frames, testing::ReadStream(stream_bytes));
+  // source, onnx.proto, then the data file: source, 64 bytes, the tensor, 20 bytes.
+  std::vector<std::string> names;
+  for (const auto& f : frames) names.push_back(f.header.name);
+  ASSERT_EQ(names, (std::vector<std::string>{path, "onnx.proto", "w.bin", "onnx.external.bytes",
+                                             "ext", "onnx.external.bytes"}));
+  EXPECT_EQ(frames[2].header.Attr("onnx.part"), kOnnxExternalPart);
+  EXPECT_EQ(frames[2].header.file_size, 100u);
+  const auto& t = frames[4];
+  EXPECT_EQ(t.header.dtype, static_cast<uint32_t>(stream::Dtype::kF32));
+  EXPECT_EQ(t.header.file_offset, 64u);
+  EXPECT_EQ(t.header.Attr("onnx.external.carried"), "true");
+  auto data = RandomBytes(100, 5);  // what SetUp wrote to w.bin
+  EXPECT_EQ(std::vector<uint8_t>(t.payload.data(), t.payload.data() + t.payload.size()),
+            std::vector<uint8_t>(data.begin() + 64, data.begin() + 80));
+
+  // Laid out into one file, the data file is refused, not dropped (mln-diff's path).
+  std::vector<uint8_t> model;
+  auto model_sink = MakeMemorySink(&model, "out");
+  auto again = MakeMemorySource(stream_bytes, "stream");
+  auto r = EmitFromStream(*again, *model_sink);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, Errc::kUnsupported);
+  // Passed over on request, the model file alone comes back.
+  LayoutOptions skip;
+  skip.skip_external = true;
+  model.clear();
+  auto model_sink2 = MakeMemorySink(&model, "out");
+  auto again2 = MakeMemorySource(stream_bytes, "stream");
+  ASSERT_OK_AND_ASSIGN(auto stats, EmitFromStream(*again2, *model_sink2, nullptr, skip));
+  EXPECT_EQ(stats.external_skipped, 1u);
+  EXPECT_EQ(model, ExternalModel("w.bin", "64", "16"));
+}
+
+TEST_F(OnnxExternalTest, DirWriterRefusesLocationsOutsideTheDirectory) {
+  fs::create_directories(root_ / "out");
+  fs::create_symlink(root_, root_ / "out" / "up");
+  ASSERT_OK_AND_ASSIGN(auto w, DirExternalWriter::Create((root_ / "out").string(),
+                                                         (root_ / "out" / "m.onnx").string()));
+  for (const std::string& loc : {"../x.bin", "a/../../x.bin", "/tmp/x.bin", "up/x.bin", "",
+                                 "a/", "m.onnx", "./m.onnx"}) {
+    auto r = w->Open(loc, 0);
+    ASSERT_FALSE(r.has_value()) << loc;
+    EXPECT_EQ(r.error().code, Errc::kBadData) << loc;
+    EXPECT_NE(r.error().message.find("refused"), std::string::npos) << r.error().message;
+  }
+  w.reset();
+  EXPECT_FALSE(fs::exists(root_ / "x.bin"));
+  // Only the link is there: nothing was made for the refused locations.
+  EXPECT_EQ(std::distance(fs::directory_iterator(root_ / "out"), fs::directory_iterator()), 1);
+}
+
+TEST_F(OnnxExternalTest, DirWriterShowsNothingBeforeCommit) {
+  fs::create_directories(root_ / "out");
+  fs::path dir = root_ / "out";
+  {
+    ASSERT_OK_AND_ASSIGN(auto w, DirExternalWriter::Create(dir.string(), ""));
+    ASSERT_OK_AND_ASSIGN(ByteSink * s, w->Open("sub/deep/a.bin", 3));
+    ASSERT_OK(s->Write("abc", 3));
+    ASSERT_OK(w->Close());
+    EXPECT_FALSE(fs::exists(dir / "sub" / "deep" / "a.bin"));
+    auto dup = w->Open("sub/./deep/a.bin", 0);
+    EXPECT_FALSE(dup.has_value());  // the same file twice
+  }  // destroyed without Commit: nothing stays, not even the directories it made
+  EXPECT_TRUE(fs::is_empty(dir));
+  ASSERT_OK_AND_ASSIGN(auto w, DirExternalWriter::Create(dir.string(), ""));
+  ASSERT_OK_AND_ASSIGN(ByteSink * s, w->Open("sub/a.bin", 3));
+  ASSERT_OK(s->Write("xyz", 3));
+  ASSERT_OK(w->Close());
+  ASSERT_OK(w->Commit());
+  EXPECT_EQ(fs::file_size(dir / "sub" / "a.bin"), 3u);
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir / "sub"), fs::directory_iterator()), 1);
 }
 
 }  // namespace
