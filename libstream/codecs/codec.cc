@@ -24,6 +24,9 @@ constexpr uint64_t kMaxDecoded = 256ull << 20;
 // Payloads above this get a trial on a sample before the codec is chosen.
 constexpr size_t kTrialThreshold = 512 << 10;
 constexpr size_t kTrialSample = 256 << 10;
+// Quantized payloads at most this big, or that the fields codec shrank below a quarter, also
+// try plain zstd (see EncodeFrame).
+constexpr size_t kSmallQuantPayload = 16 << 10;
 
 // Byte-plane payload: a 4-byte head (version, width, flags, 0), then per plane a method
 // byte and a u64 stored length, then the planes, then the tail bytes that do not fill a
@@ -287,12 +290,10 @@ Result<void> EncodeFrame(stream::Frame& frame, const EncodeOptions& options) {
   } else if (PlaneLayout(h.dtype).first != 0) {
     candidates = {Codec::kBytePlane, Codec::kZstd};
   } else if (BlockFieldLayout(h.dtype)) {
-    // Large payloads skip the trial: regrouped fields came out smaller than plain zstd on
-    // every quantized file of the corpus (Q2_K..Q8_0, TQ1_0, TQ2_0), and a trial costs a
-    // second pass. Small ones try both: there the field table and one zstd frame per
-    // field can outweigh the gain (a patch op of a few changed bytes).
+    // Regrouped fields came out smaller than plain zstd on every quantized file of the
+    // corpus (Q2_K..Q8_0, TQ1_0, TQ2_0), so plain zstd is only tried after it, below, where
+    // it can win.
     candidates = {Codec::kBlockFields};
-    if (in.size() <= kTrialThreshold) candidates.push_back(Codec::kZstd);
   } else {
     candidates = {Codec::kZstd};
   }
@@ -320,6 +321,16 @@ Result<void> EncodeFrame(stream::Frame& frame, const EncodeOptions& options) {
       std::swap(best, attempt);
       best_codec = c;
     }
+  }
+  // Plain zstd can beat the fields codec on tiny payloads, where the field table and one
+  // zstd frame per field weigh, and on mostly-zero ones (a patch op of a few changed
+  // bytes), where zero runs span fields. Typical weights, which fields leave at 60-95%,
+  // skip this second pass: it halved compression speed on quantized models.
+  if (!options.force && best_codec == Codec::kBlockFields &&
+      (in.size() <= kSmallQuantPayload || best.size() < in.size() / 4) &&
+      Encode(Codec::kZstd, in, h.dtype, options.level, attempt) && attempt.size() < best.size()) {
+    std::swap(best, attempt);
+    best_codec = Codec::kZstd;
   }
   if (best_codec == Codec::kRaw) return {};  // nothing shrinks it: stays raw
   frame.payload = std::move(best);
