@@ -11,6 +11,7 @@
 #include "libstream/codecs/block_fields.h"
 #include "libstream/codecs/codec_internal.h"
 #include "libstream/kernels/byteplane.h"
+#include "libstream/kernels/delta.h"
 
 namespace mln::codecs {
 namespace {
@@ -33,6 +34,7 @@ constexpr size_t kSmallQuantPayload = 16 << 10;
 // whole element, raw.
 constexpr uint8_t kBytePlaneVersion = 1;
 constexpr uint8_t kRotateFlag = 1;
+constexpr uint8_t kDeltaFlag = 2;  // elements were differenced (kernels::DiffElements) first
 constexpr size_t kBytePlaneHead = 4;
 constexpr size_t kPlaneEntry = 9;
 constexpr uint8_t kPlaneRaw = internal::kGroupRaw, kPlaneZstd = internal::kGroupZstd;
@@ -136,25 +138,58 @@ using internal::PlaneScratch;
 using internal::ZstdCompressInto;
 using internal::ZstdDecompress;
 
-// Element width and rotation for dtypes whose bytes are worth splitting; width 0 otherwise.
-std::pair<size_t, bool> PlaneLayout(uint32_t dtype) {
+// How byte planes split a dtype's elements; width 0 for dtypes they do not suit.
+struct PlaneSplit {
+  size_t width = 0;
+  bool rotate = false;  // f32/bf16: rotated left one bit, so 8 exponent bits fill a byte
+  bool delta = false;   // integers: consecutive differences first (sorted index arrays)
+};
+PlaneSplit PlaneLayout(uint32_t dtype) {
   switch (static_cast<Dtype>(dtype)) {
-    case Dtype::kF32: return {4, true};    // rotated: the 8 exponent bits fill the top byte
-    case Dtype::kBF16: return {2, true};   // same for bfloat16
-    case Dtype::kF16: return {2, false};   // 5 exponent bits: rotation does not isolate them
-    default: return {0, false};
+    case Dtype::kF32: return {4, true, false};
+    case Dtype::kBF16: return {2, true, false};
+    case Dtype::kF16: return {2, false, false};  // 5 exponent bits: rotation cannot isolate them
+    // CSR segments and indices of sparse TFLite tensors, row starts, shape tables: sorted or
+    // slowly changing integers whose differences are small. Other integer tensors are
+    // tried against plain zstd, which keeps whichever is smaller.
+    case Dtype::kI16: case Dtype::kU16: return {2, false, true};
+    case Dtype::kI32: case Dtype::kU32: return {4, false, true};
+    default: return {};
   }
+}
+
+// The element type a payload's bytes hold, for choosing a codec. A sparse TFLite tensor
+// travels as u8 (its bytes are the non-zero values only, which its dense shape does not
+// describe); tflite.type says which floats they are.
+uint32_t ValueDtype(const stream::FrameHeader& h) {
+  if (h.dtype == static_cast<uint32_t>(Dtype::kU8) && h.Attr("tflite.sparsity")) {
+    auto type = h.Attr("tflite.type");
+    if (type == "FLOAT16") return static_cast<uint32_t>(Dtype::kF16);
+    if (type == "FLOAT32") return static_cast<uint32_t>(Dtype::kF32);
+    if (type == "BFLOAT16") return static_cast<uint32_t>(Dtype::kBF16);
+  }
+  return h.dtype;
 }
 
 
 // Writes the byte-plane encoding of `in` to `out`; false when it would not be smaller.
-bool EncodeBytePlane(std::span<const uint8_t> in, size_t width, bool rotate, int level,
+bool EncodeBytePlane(std::span<const uint8_t> in, PlaneSplit split, int level,
                      AlignedBuffer& out) {
+  const size_t width = split.width;
+  const bool rotate = split.rotate;
   size_t n = in.size() / width;
   AlignedBuffer& planes = PlaneScratch(n * width);
   std::array<uint8_t*, 4> ptrs{};
   for (size_t b = 0; b < width; ++b) ptrs[b] = planes.data() + b * n;
-  kernels::SplitPlanes(in.data(), n, width, rotate, ptrs.data());
+  const uint8_t* elements = in.data();
+  AlignedBuffer differenced;
+  if (split.delta) {
+    differenced.Resize(n * width);
+    if (n != 0) std::memcpy(differenced.data(), in.data(), n * width);
+    kernels::DiffElements(differenced.data(), n * width, width);
+    elements = differenced.data();
+  }
+  kernels::SplitPlanes(elements, n, width, rotate, ptrs.data());
   size_t table = kBytePlaneHead + width * kPlaneEntry;
   if (table + in.size() % width >= in.size()) return false;
   size_t limit = in.size();  // anything not smaller is useless
@@ -162,7 +197,7 @@ bool EncodeBytePlane(std::span<const uint8_t> in, size_t width, bool rotate, int
   uint8_t* head = out.data();
   head[0] = kBytePlaneVersion;
   head[1] = static_cast<uint8_t>(width);
-  head[2] = rotate ? kRotateFlag : 0;
+  head[2] = static_cast<uint8_t>((rotate ? kRotateFlag : 0) | (split.delta ? kDeltaFlag : 0));
   head[3] = 0;
   size_t pos = table;
   for (size_t b = 0; b < width; ++b) {
@@ -184,7 +219,9 @@ Result<void> DecodeBytePlane(std::span<const uint8_t> in, uint64_t decoded_size,
   }
   size_t width = in[1];
   bool rotate = (in[2] & kRotateFlag) != 0;
-  if ((width != 1 && width != 2 && width != 4) || (in[2] & ~kRotateFlag) != 0 || in[3] != 0) {
+  bool delta = (in[2] & kDeltaFlag) != 0;
+  if ((width != 1 && width != 2 && width != 4) || (in[2] & ~(kRotateFlag | kDeltaFlag)) != 0 ||
+      in[3] != 0) {
     return Fail(Errc::kBadData, "byteplane payload: unknown width or flags");
   }
   size_t table_end = kBytePlaneHead + width * kPlaneEntry;
@@ -213,6 +250,7 @@ Result<void> DecodeBytePlane(std::span<const uint8_t> in, uint64_t decoded_size,
   if (in.size() - pos != tail) return Fail(Errc::kBadData, "byteplane payload: bad tail length");
   out.Resize(decoded_size);
   kernels::MergePlanes(ptrs.data(), n, width, rotate, out.data());
+  if (delta) kernels::SumElements(out.data(), n * width, width);
   if (tail != 0) std::memcpy(out.data() + n * width, in.data() + pos, tail);
   return {};
 }
@@ -230,9 +268,9 @@ bool Encode(Codec codec, std::span<const uint8_t> in, uint32_t dtype, int level,
       return true;
     }
     case Codec::kBytePlane: {
-      auto [width, rotate] = PlaneLayout(dtype);
-      if (width == 0) width = 1;  // forced on a non-float: one plane, i.e. zstd with a head
-      return EncodeBytePlane(in, width, rotate, level != 0 ? level : 1, out);
+      PlaneSplit split = PlaneLayout(dtype);
+      if (split.width == 0) split.width = 1;  // forced on other bytes: one plane, zstd with a head
+      return EncodeBytePlane(in, split, level != 0 ? level : 1, out);
     }
     case Codec::kBlockFields: {
       auto layout = BlockFieldLayout(dtype);
@@ -284,12 +322,13 @@ Result<void> EncodeFrame(stream::Frame& frame, const EncodeOptions& options) {
   stream::FrameHeader& h = frame.header;
   if (h.codec != static_cast<uint8_t>(Codec::kRaw) || frame.payload.empty()) return {};
   std::span<const uint8_t> in = frame.payload.span();
+  const uint32_t dtype = ValueDtype(h);
   std::vector<Codec> candidates;
   if (options.force) {
     candidates = {*options.force};
-  } else if (PlaneLayout(h.dtype).first != 0) {
+  } else if (PlaneLayout(dtype).width != 0) {
     candidates = {Codec::kBytePlane, Codec::kZstd};
-  } else if (BlockFieldLayout(h.dtype)) {
+  } else if (BlockFieldLayout(dtype)) {
     // Regrouped fields came out smaller than plain zstd on every quantized file of the
     // corpus (Q2_K..Q8_0, TQ1_0, TQ2_0), so plain zstd is only tried after it, below, where
     // it can win.
@@ -305,7 +344,7 @@ Result<void> EncodeFrame(stream::Frame& frame, const EncodeOptions& options) {
     size_t best = SIZE_MAX;
     Codec pick = candidates.front();
     for (Codec c : candidates) {
-      size_t size = Encode(c, sample, h.dtype, options.level, trial) ? trial.size() : sample.size();
+      size_t size = Encode(c, sample, dtype, options.level, trial) ? trial.size() : sample.size();
       if (size < best) {
         best = size;
         pick = c;
@@ -316,7 +355,7 @@ Result<void> EncodeFrame(stream::Frame& frame, const EncodeOptions& options) {
   AlignedBuffer best, attempt;
   Codec best_codec = Codec::kRaw;
   for (Codec c : candidates) {
-    if (Encode(c, in, h.dtype, options.level, attempt) &&
+    if (Encode(c, in, dtype, options.level, attempt) &&
         (best_codec == Codec::kRaw || attempt.size() < best.size())) {
       std::swap(best, attempt);
       best_codec = c;
@@ -328,7 +367,7 @@ Result<void> EncodeFrame(stream::Frame& frame, const EncodeOptions& options) {
   // skip this second pass: it halved compression speed on quantized models.
   if (!options.force && best_codec == Codec::kBlockFields &&
       (in.size() <= kSmallQuantPayload || best.size() < in.size() / 4) &&
-      Encode(Codec::kZstd, in, h.dtype, options.level, attempt) && attempt.size() < best.size()) {
+      Encode(Codec::kZstd, in, dtype, options.level, attempt) && attempt.size() < best.size()) {
     std::swap(best, attempt);
     best_codec = Codec::kZstd;
   }
