@@ -8,6 +8,7 @@
 
 #include "libstream/base/endian.h"
 #include "libstream/crypto/digest.h"
+#include "libstream/formats/tflite.h"
 #include "libstream/codecs/block_fields.h"
 #include "libstream/codecs/codec_internal.h"
 #include "libstream/kernels/byteplane.h"
@@ -158,17 +159,22 @@ PlaneSplit PlaneLayout(uint32_t dtype) {
   }
 }
 
-// The element type a payload's bytes hold, for choosing a codec. A sparse TFLite tensor
-// travels as u8 (its bytes are the non-zero values only, which its dense shape does not
-// describe); tflite.type says which floats they are.
-uint32_t ValueDtype(const stream::FrameHeader& h) {
-  if (h.dtype == static_cast<uint32_t>(Dtype::kU8) && h.Attr("tflite.sparsity")) {
-    auto type = h.Attr("tflite.type");
-    if (type == "FLOAT16") return static_cast<uint32_t>(Dtype::kF16);
-    if (type == "FLOAT32") return static_cast<uint32_t>(Dtype::kF32);
-    if (type == "BFLOAT16") return static_cast<uint32_t>(Dtype::kBF16);
+// What a payload's bytes hold, for choosing and running a codec.
+struct PayloadShape {
+  uint32_t dtype;     // element type (ValueDtype)
+  PlaneSplit planes;  // width 0: byte planes do not suit it
+};
+
+PayloadShape ShapeOf(const stream::FrameHeader& h) {
+  PayloadShape s{ValueDtype(h), {}};
+  s.planes = PlaneLayout(s.dtype);
+  // A sparse tensor's u8 index array (mln-parse cuts them out as bytes runs of their own) is
+  // sorted like the wider ones; other u8 bytes are not integers worth differencing.
+  if (s.planes.width == 0 && h.Is(stream::FrameKind::kBytes) &&
+      h.name == formats::kTfliteSparsityRun && h.dtype == static_cast<uint32_t>(Dtype::kU8)) {
+    s.planes = {1, false, true};
   }
-  return h.dtype;
+  return s;
 }
 
 
@@ -256,7 +262,7 @@ Result<void> DecodeBytePlane(std::span<const uint8_t> in, uint64_t decoded_size,
 }
 
 // Encodes `in` with `codec` into `out`; false when it would not shrink.
-bool Encode(Codec codec, std::span<const uint8_t> in, uint32_t dtype, int level,
+bool Encode(Codec codec, std::span<const uint8_t> in, const PayloadShape& shape, int level,
             AlignedBuffer& out) {
   switch (codec) {
     case Codec::kRaw: return false;
@@ -268,12 +274,12 @@ bool Encode(Codec codec, std::span<const uint8_t> in, uint32_t dtype, int level,
       return true;
     }
     case Codec::kBytePlane: {
-      PlaneSplit split = PlaneLayout(dtype);
+      PlaneSplit split = shape.planes;
       if (split.width == 0) split.width = 1;  // forced on other bytes: one plane, zstd with a head
       return EncodeBytePlane(in, split, level != 0 ? level : 1, out);
     }
     case Codec::kBlockFields: {
-      auto layout = BlockFieldLayout(dtype);
+      auto layout = BlockFieldLayout(shape.dtype);
       // Level 1 by default: on quant groups it came out smaller than 3, and faster.
       return layout && EncodeBlockFields(in, *layout, level != 0 ? level : 1, out);
     }
@@ -322,13 +328,13 @@ Result<void> EncodeFrame(stream::Frame& frame, const EncodeOptions& options) {
   stream::FrameHeader& h = frame.header;
   if (h.codec != static_cast<uint8_t>(Codec::kRaw) || frame.payload.empty()) return {};
   std::span<const uint8_t> in = frame.payload.span();
-  const uint32_t dtype = ValueDtype(h);
+  const PayloadShape shape = ShapeOf(h);
   std::vector<Codec> candidates;
   if (options.force) {
     candidates = {*options.force};
-  } else if (PlaneLayout(dtype).width != 0) {
+  } else if (shape.planes.width != 0) {
     candidates = {Codec::kBytePlane, Codec::kZstd};
-  } else if (BlockFieldLayout(dtype)) {
+  } else if (BlockFieldLayout(shape.dtype)) {
     // Regrouped fields came out smaller than plain zstd on every quantized file of the
     // corpus (Q2_K..Q8_0, TQ1_0, TQ2_0), so plain zstd is only tried after it, below, where
     // it can win.
@@ -344,7 +350,7 @@ Result<void> EncodeFrame(stream::Frame& frame, const EncodeOptions& options) {
     size_t best = SIZE_MAX;
     Codec pick = candidates.front();
     for (Codec c : candidates) {
-      size_t size = Encode(c, sample, dtype, options.level, trial) ? trial.size() : sample.size();
+      size_t size = Encode(c, sample, shape, options.level, trial) ? trial.size() : sample.size();
       if (size < best) {
         best = size;
         pick = c;
@@ -355,7 +361,7 @@ Result<void> EncodeFrame(stream::Frame& frame, const EncodeOptions& options) {
   AlignedBuffer best, attempt;
   Codec best_codec = Codec::kRaw;
   for (Codec c : candidates) {
-    if (Encode(c, in, dtype, options.level, attempt) &&
+    if (Encode(c, in, shape, options.level, attempt) &&
         (best_codec == Codec::kRaw || attempt.size() < best.size())) {
       std::swap(best, attempt);
       best_codec = c;
@@ -367,7 +373,7 @@ Result<void> EncodeFrame(stream::Frame& frame, const EncodeOptions& options) {
   // skip this second pass: it halved compression speed on quantized models.
   if (!options.force && best_codec == Codec::kBlockFields &&
       (in.size() <= kSmallQuantPayload || best.size() < in.size() / 4) &&
-      Encode(Codec::kZstd, in, dtype, options.level, attempt) && attempt.size() < best.size()) {
+      Encode(Codec::kZstd, in, shape, options.level, attempt) && attempt.size() < best.size()) {
     std::swap(best, attempt);
     best_codec = Codec::kZstd;
   }
@@ -375,6 +381,16 @@ Result<void> EncodeFrame(stream::Frame& frame, const EncodeOptions& options) {
   frame.payload = std::move(best);
   h.codec = static_cast<uint8_t>(best_codec);
   return {};
+}
+
+uint32_t ValueDtype(const stream::FrameHeader& h) {
+  if (h.dtype == static_cast<uint32_t>(Dtype::kU8) && h.Attr("tflite.sparsity")) {
+    auto type = h.Attr("tflite.type");
+    if (type == "FLOAT16") return static_cast<uint32_t>(Dtype::kF16);
+    if (type == "FLOAT32") return static_cast<uint32_t>(Dtype::kF32);
+    if (type == "BFLOAT16") return static_cast<uint32_t>(Dtype::kBF16);
+  }
+  return h.dtype;
 }
 
 std::string CodecName(uint8_t codec) {

@@ -101,6 +101,20 @@ TEST(CodecTest, IntegerArraysCodeAsDifferences) {
     ASSERT_EQ(auto_frame.payload.size(), raw.size());
     EXPECT_EQ(0, std::memcmp(auto_frame.payload.data(), raw.data(), raw.size()));
   }
+  // A sparse TFLite tensor's u8 index array (a bytes run of its own) is differenced too;
+  // other u8 bytes are not.
+  std::vector<uint8_t> narrow = SortedIndices(2000, 200, 1, 8);
+  stream::Frame index = testing::MakeFrame(stream::FrameKind::kBytes, "tflite.sparsity", narrow);
+  index.header.dtype = static_cast<uint32_t>(Dtype::kU8);
+  ASSERT_OK(EncodeFrame(index, {}));
+  EXPECT_EQ(index.header.codec, static_cast<uint8_t>(Codec::kBytePlane));
+  stream::Frame other = testing::MakeFrame(stream::FrameKind::kBytes, "tflite.flatbuffer", narrow);
+  other.header.dtype = static_cast<uint32_t>(Dtype::kU8);
+  ASSERT_OK(EncodeFrame(other, {}));
+  EXPECT_EQ(other.header.codec, static_cast<uint8_t>(Codec::kZstd));
+  EXPECT_LT(index.payload.size(), other.payload.size());
+  ASSERT_OK(DecodeFrame(index));
+  EXPECT_EQ(0, std::memcmp(index.payload.data(), narrow.data(), narrow.size()));
   // Integers that differences do not help (random words) still come out no larger than
   // plain zstd would make them: the trial keeps the smaller.
   std::vector<uint8_t> noise = testing::RandomBytes(4000, 6);
