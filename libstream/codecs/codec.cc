@@ -370,9 +370,11 @@ Result<void> EncodeFrame(stream::Frame& frame, const EncodeOptions& options) {
   // Plain zstd can beat the fields codec on tiny payloads, where the field table and one
   // zstd frame per field weigh, and on mostly-zero ones (a patch op of a few changed
   // bytes), where zero runs span fields. Typical weights, which fields leave at 60-95%,
-  // skip this second pass: it halved compression speed on quantized models.
+  // skip this second pass: it halved compression speed on quantized models. Patch ops up to
+  // 512 KiB keep it: a patch is compressed once and sent many times.
+  const bool patch_op = h.Is(stream::FrameKind::kDelta) && in.size() <= kTrialThreshold;
   if (!options.force && best_codec == Codec::kBlockFields &&
-      (in.size() <= kSmallQuantPayload || best.size() < in.size() / 4) &&
+      (in.size() <= kSmallQuantPayload || best.size() < in.size() / 4 || patch_op) &&
       Encode(Codec::kZstd, in, shape, options.level, attempt) && attempt.size() < best.size()) {
     std::swap(best, attempt);
     best_codec = Codec::kZstd;
