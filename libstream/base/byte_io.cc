@@ -102,7 +102,10 @@ class MemorySource final : public ByteSource {
 
 class FdSink final : public ByteSink {
  public:
-  FdSink(int fd, std::string name) : ByteSink(std::move(name)), fd_(fd) { GrowPipe(fd); }
+  FdSink(int fd, std::string name, uint64_t writeback_every)
+      : ByteSink(std::move(name)), fd_(fd), writeback_every_(writeback_every) {
+    GrowPipe(fd);
+  }
 
  protected:
   Result<void> WriteRaw(const void* src, size_t n) override {
@@ -115,12 +118,22 @@ class FdSink final : public ByteSink {
       }
       p += w;
       n -= static_cast<size_t>(w);
+      written_ += static_cast<uint64_t>(w);
+    }
+    if (writeback_every_ != 0 && written_ - writeback_from_ >= writeback_every_) {
+      // A hint only, so its result is ignored: fsync reports any real write error.
+      ::sync_file_range(fd_, static_cast<off_t>(writeback_from_),
+                        static_cast<off_t>(written_ - writeback_from_), SYNC_FILE_RANGE_WRITE);
+      writeback_from_ = written_;
     }
     return {};
   }
 
  private:
   int fd_;
+  uint64_t writeback_every_;
+  uint64_t written_ = 0;
+  uint64_t writeback_from_ = 0;
 };
 
 class MemorySink final : public ByteSink {
@@ -266,8 +279,8 @@ std::unique_ptr<ByteSource> MakePreadSource(int fd, std::string name, uint64_t s
 std::unique_ptr<ByteSource> MakeMemorySource(std::span<const uint8_t> data, std::string name) {
   return std::make_unique<MemorySource>(data, std::move(name));
 }
-std::unique_ptr<ByteSink> MakeFdSink(int fd, std::string name) {
-  return std::make_unique<FdSink>(fd, std::move(name));
+std::unique_ptr<ByteSink> MakeFdSink(int fd, std::string name, uint64_t writeback_every) {
+  return std::make_unique<FdSink>(fd, std::move(name), writeback_every);
 }
 std::unique_ptr<ByteSink> MakeMemorySink(std::vector<uint8_t>* out, std::string name) {
   return std::make_unique<MemorySink>(out, std::move(name));

@@ -88,7 +88,11 @@ class ByteSink {
 };
 
 /// Writes a file descriptor (never closes it: the owner commits or discards the file).
-std::unique_ptr<ByteSink> MakeFdSink(int fd, std::string name);
+/// With `writeback_every` > 0 the descriptor must be a regular file written from offset 0,
+/// and every that many bytes the kernel is asked to start writing them to disk
+/// (sync_file_range): the fsync that commits the file then waits only for the tail,
+/// instead of for the whole file after all the work is done.
+std::unique_ptr<ByteSink> MakeFdSink(int fd, std::string name, uint64_t writeback_every = 0);
 /// Appends to a vector the caller keeps alive.
 std::unique_ptr<ByteSink> MakeMemorySink(std::vector<uint8_t>* out, std::string name);
 

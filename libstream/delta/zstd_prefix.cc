@@ -1,9 +1,14 @@
 #include "libstream/delta/zstd_prefix.h"
 
+// For ZSTD_createCCtx_advanced (a custom allocator): declared only under this macro, but
+// exported by the shared libzstd 1.5 that Debian 12 ships.
+#define ZSTD_STATIC_LINKING_ONLY
+#include <sys/mman.h>
 #include <zstd.h>
 
 #include <algorithm>
 #include <bit>
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -20,25 +25,61 @@ struct DctxFree {
   void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
 };
 
+// A level-19 context over a MiB-sized prefix has tens of MiB of match tables, which zstd
+// clears when a thread first uses them. Faulting them in 4 KiB at a time cost more than the
+// clearing itself on the 2-core VM we measure on; on 2 MiB pages (where the kernel allows
+// them: transparent_hugepage=madvise or always) it is a few dozen faults instead of
+// thousands. Small blocks come from malloc as usual.
+constexpr size_t kHugePage = 2u << 20;
+
+void* TableAlloc(void*, size_t size) {
+  if (size < 2 * kHugePage) return std::malloc(size);
+  size_t rounded = (size + kHugePage - 1) / kHugePage * kHugePage;
+  void* p = std::aligned_alloc(kHugePage, rounded);
+  if (p != nullptr) ::madvise(p, rounded, MADV_HUGEPAGE);  // a hint: 4 KiB pages work too
+  return p;
+}
+void TableFree(void*, void* p) { std::free(p); }
+
+// One context per thread, kept for the thread's life. A fresh context at level 19 cost an
+// allocation and a memset of its tables (with the page faults that brings) on every op,
+// which dominated the diff of models with many small non-tensor ranges; a reused context
+// keeps its workspace, and zstd does not clear tables it knows are still valid. The reset
+// before each use drops the previous op's parameters and prefix, so each frame depends on
+// its own inputs only: zstd's output does not depend on what a context did before (tested).
+// Memory stays one context per pipeline thread.
+ZSTD_CCtx* ThreadCctx() {
+  thread_local std::unique_ptr<ZSTD_CCtx, CctxFree> c(
+      ZSTD_createCCtx_advanced(ZSTD_customMem{TableAlloc, TableFree, nullptr}));
+  if (c) ZSTD_CCtx_reset(c.get(), ZSTD_reset_session_and_parameters);
+  return c.get();
+}
+
+ZSTD_DCtx* ThreadDctx() {
+  thread_local std::unique_ptr<ZSTD_DCtx, DctxFree> d(ZSTD_createDCtx());
+  if (d) ZSTD_DCtx_reset(d.get(), ZSTD_reset_session_and_parameters);
+  return d.get();
+}
+
 }  // namespace
 
 Result<AlignedBuffer> CompressWithPrefix(std::span<const uint8_t> in,
                                          std::span<const uint8_t> prefix, int level) {
-  std::unique_ptr<ZSTD_CCtx, CctxFree> c(ZSTD_createCCtx());
-  if (!c) return Fail(Errc::kOs, "cannot allocate a zstd context");
+  ZSTD_CCtx* c = ThreadCctx();
+  if (c == nullptr) return Fail(Errc::kOs, "cannot allocate a zstd context");
   // The window must reach from the end of the new bytes back to the start of the prefix.
   uint64_t span = std::max<uint64_t>(in.size() + prefix.size(), 1);
   int window = std::clamp(static_cast<int>(std::bit_width(span - 1)), kMinWindowLog, 30);
-  size_t rc = ZSTD_CCtx_setParameter(c.get(), ZSTD_c_compressionLevel, level);
-  if (!ZSTD_isError(rc)) rc = ZSTD_CCtx_setParameter(c.get(), ZSTD_c_windowLog, window);
+  size_t rc = ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level);
+  if (!ZSTD_isError(rc)) rc = ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog, window);
   if (!ZSTD_isError(rc) && !prefix.empty()) {
-    rc = ZSTD_CCtx_refPrefix(c.get(), prefix.data(), prefix.size());
+    rc = ZSTD_CCtx_refPrefix(c, prefix.data(), prefix.size());
   }
   if (ZSTD_isError(rc)) {
     return Fail(Errc::kInternal, std::string("zstd setup: ") + ZSTD_getErrorName(rc));
   }
   AlignedBuffer out(ZSTD_compressBound(in.size()));
-  size_t n = ZSTD_compress2(c.get(), out.data(), out.size(), in.data(), in.size());
+  size_t n = ZSTD_compress2(c, out.data(), out.size(), in.data(), in.size());
   if (ZSTD_isError(n)) return Fail(Errc::kInternal, std::string("zstd: ") + ZSTD_getErrorName(n));
   out.Resize(n);
   return out;
@@ -46,13 +87,13 @@ Result<AlignedBuffer> CompressWithPrefix(std::span<const uint8_t> in,
 
 Result<AlignedBuffer> DecompressWithPrefix(std::span<const uint8_t> in,
                                            std::span<const uint8_t> prefix, uint64_t out_size) {
-  std::unique_ptr<ZSTD_DCtx, DctxFree> d(ZSTD_createDCtx());
-  if (!d) return Fail(Errc::kOs, "cannot allocate a zstd context");
+  ZSTD_DCtx* d = ThreadDctx();
+  if (d == nullptr) return Fail(Errc::kOs, "cannot allocate a zstd context");
   // Windows up to 1 GiB, as CompressWithPrefix writes at most; the output buffer is ours,
   // so a hostile frame cannot make zstd allocate a window.
-  size_t rc = ZSTD_DCtx_setParameter(d.get(), ZSTD_d_windowLogMax, 30);
+  size_t rc = ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, 30);
   if (!ZSTD_isError(rc) && !prefix.empty()) {
-    rc = ZSTD_DCtx_refPrefix(d.get(), prefix.data(), prefix.size());
+    rc = ZSTD_DCtx_refPrefix(d, prefix.data(), prefix.size());
   }
   if (ZSTD_isError(rc)) {
     return Fail(Errc::kInternal, std::string("zstd setup: ") + ZSTD_getErrorName(rc));
@@ -67,7 +108,7 @@ Result<AlignedBuffer> DecompressWithPrefix(std::span<const uint8_t> in,
                                     ", the op expects " + std::to_string(out_size));
   }
   AlignedBuffer out(out_size);
-  size_t n = ZSTD_decompressDCtx(d.get(), out.data(), out.size(), in.data(), in.size());
+  size_t n = ZSTD_decompressDCtx(d, out.data(), out.size(), in.data(), in.size());
   if (ZSTD_isError(n) || n != out_size) {
     return Fail(Errc::kBadData, std::string("binary delta does not decode: ") +
                                     (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short output"));

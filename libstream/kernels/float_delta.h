@@ -28,7 +28,8 @@ struct FloatLayout {
 /// delta[...] = grouped zigzag(key(target[i]) - key(base[i])), n elements of `layout`.
 void EncodeFloatDelta(const uint8_t* base, const uint8_t* target, size_t n, FloatLayout layout,
                       uint8_t* delta);
-/// The exact inverse: target from base and delta. `target` may not alias `delta`.
+/// The exact inverse: target from base and delta. `target` may not alias `delta`; it may be
+/// `base` itself (decoding in place), as each value reads its base value before writing it.
 void DecodeFloatDelta(const uint8_t* base, const uint8_t* delta, size_t n, FloatLayout layout,
                       uint8_t* target);
 

@@ -107,15 +107,31 @@ Result<void> RunFramePipeline(FrameSource& source, FrameSink& sink,
     }
   };
 
+  auto ordered = [&](std::shared_ptr<Batch> batch) -> std::shared_ptr<Batch> {
+    if (!batch || first_error.failed() || batch->frames.empty()) return batch;
+    std::string name = batch->frames.front().header.name;
+    if (auto ok = options.ordered(batch->frames); !ok) {
+      first_error.Record(std::move(ok).error().WithFrame(batch->index, name));
+    }
+    return batch;
+  };
+
   // shared_ptr rather than unique_ptr: oneTBB 2021.8 filters need copyable item types.
-  oneapi::tbb::parallel_pipeline(
-      tokens,
-      oneapi::tbb::make_filter<void, std::shared_ptr<Batch>>(
-          oneapi::tbb::filter_mode::serial_in_order, read) &
-          oneapi::tbb::make_filter<std::shared_ptr<Batch>, std::shared_ptr<Batch>>(
-              oneapi::tbb::filter_mode::parallel, work) &
-          oneapi::tbb::make_filter<std::shared_ptr<Batch>, void>(
-              oneapi::tbb::filter_mode::serial_in_order, write));
+  using Item = std::shared_ptr<Batch>;
+  auto head = oneapi::tbb::make_filter<void, Item>(oneapi::tbb::filter_mode::serial_in_order,
+                                                   read) &
+              oneapi::tbb::make_filter<Item, Item>(oneapi::tbb::filter_mode::parallel, work);
+  auto tail = oneapi::tbb::make_filter<Item, void>(oneapi::tbb::filter_mode::serial_in_order,
+                                                   write);
+  if (options.ordered) {
+    oneapi::tbb::parallel_pipeline(
+        tokens, head &
+                    oneapi::tbb::make_filter<Item, Item>(
+                        oneapi::tbb::filter_mode::serial_in_order, ordered) &
+                    tail);
+  } else {
+    oneapi::tbb::parallel_pipeline(tokens, head & tail);
+  }
   if (first_error.failed()) return Fail(first_error.Take());
   return sink.Finish();
 }

@@ -29,6 +29,12 @@ struct PipelineOptions {
   unsigned frames_per_thread = 4;
   /// Sees every output frame in the write stage (progress); not owned; null for none.
   FrameObserver* progress = nullptr;
+  /// When set, a serial stage of its own between the transform and the sink that sees each
+  /// input frame's output frames in order (and may change them). Serial work that need not
+  /// wait for the sink, such as a digest of the whole output, then runs concurrently with
+  /// both the transform of later frames and the sink's writes of earlier ones, instead of
+  /// adding to the sink's time.
+  FrameTransform ordered;
 };
 
 /// Runs source -> transform -> sink, then sink.Finish(). Frames in flight are bounded by

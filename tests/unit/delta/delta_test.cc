@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <thread>
 
 #include "libstream/delta/apply.h"
 #include "libstream/delta/diff.h"
@@ -219,6 +220,41 @@ TEST(ZstdPrefix, RoundTripAndRefusals) {
               std::memcmp(wrong->data(), in.data(), in.size()) != 0);  // never silently right
   auto junk = RandomBytes(300, 11);
   EXPECT_FALSE(DecompressWithPrefix(junk, prefix, in.size()).has_value());
+}
+
+// Each thread reuses one zstd context: what it compressed or failed to decode before must
+// not change the next frame's bytes (patches are reproducible) nor break the next decode.
+TEST(ZstdPrefix, ReusedContextsGiveTheSameBytesAsFreshOnes) {
+  auto prefix = RandomBytes(200000, 21);
+  std::vector<uint8_t> in(prefix.begin() + 1000, prefix.begin() + 41000);
+  for (size_t i = 0; i < in.size(); i += 997) in[i] ^= 0x5a;
+  // A fresh thread has a fresh context.
+  std::vector<uint8_t> fresh;
+  std::thread([&] {
+    auto z = CompressWithPrefix(in, prefix, 19);
+    ASSERT_TRUE(z.has_value());
+    fresh.assign(z->data(), z->data() + z->size());
+  }).join();
+  ASSERT_FALSE(fresh.empty());
+  // This thread's context first does other work: another level, window and prefix, none.
+  auto other_prefix = RandomBytes(3 << 20, 22);
+  ASSERT_TRUE(CompressWithPrefix(RandomBytes(70000, 23), other_prefix, 3).has_value());
+  ASSERT_TRUE(CompressWithPrefix(RandomBytes(5000, 24), {}, 1).has_value());
+  for (int round = 0; round < 2; ++round) {
+    auto z = CompressWithPrefix(in, prefix, 19);
+    ASSERT_TRUE(z.has_value());
+    EXPECT_EQ(std::vector<uint8_t>(z->data(), z->data() + z->size()), fresh) << round;
+  }
+  // A decode that fails halfway leaves the context usable, and the prefix of the failed
+  // frame does not stick to it.
+  auto junk = RandomBytes(300, 25);
+  EXPECT_FALSE(DecompressWithPrefix(junk, other_prefix, in.size()).has_value());
+  std::vector<uint8_t> cut(fresh.begin(), fresh.end() - 4);
+  EXPECT_FALSE(DecompressWithPrefix(cut, prefix, in.size()).has_value());
+  auto back = DecompressWithPrefix(fresh, prefix, in.size());
+  ASSERT_TRUE(back.has_value()) << back.error().ToString();
+  EXPECT_EQ(0, std::memcmp(back->data(), in.data(), in.size()));
+  EXPECT_FALSE(DecompressWithPrefix(fresh, {}, in.size()).has_value());
 }
 
 }  // namespace

@@ -28,6 +28,20 @@ TEST(FloatDelta, RandomBitPatternsRoundTrip) {
   }
 }
 
+// mln-apply decodes over the base buffer to save a chunk of memory per op in flight.
+TEST(FloatDelta, DecodesInPlaceOverTheBase) {
+  for (FloatLayout l : {kF16, kBF16, kF32}) {
+    for (size_t n : {1u, 7u, 65537u}) {
+      auto base = testing::RandomBytes(n * l.width, 3 * n + l.width);
+      auto target = testing::RandomBytes(n * l.width, 5 * n + l.width);
+      std::vector<uint8_t> delta(n * l.width);
+      EncodeFloatDelta(base.data(), target.data(), n, l, delta.data());
+      DecodeFloatDelta(base.data(), delta.data(), n, l, base.data());
+      ASSERT_EQ(base, target) << "width " << l.width << " n " << n;
+    }
+  }
+}
+
 TEST(FloatDelta, SpecialValuesRoundTrip) {
   const float specials[] = {0.0f, -0.0f, std::numeric_limits<float>::infinity(),
                             -std::numeric_limits<float>::infinity(),

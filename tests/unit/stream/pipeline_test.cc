@@ -99,6 +99,61 @@ TEST(PipelineTest, FirstErrorStopsThePipelineAndNamesTheFrame) {
   EXPECT_EQ(r.error().tensor, "f7");
 }
 
+// Records what reaches it; fails if a frame arrives that the ordered stage has not seen.
+class OrderCheckingSink final : public FrameSink {
+ public:
+  explicit OrderCheckingSink(const std::vector<std::string>& seen) : seen_(seen) {}
+  Result<void> Put(Frame f) override {
+    if (put_.size() >= seen_.size() || seen_[put_.size()] != f.header.name) {
+      return Fail(Errc::kInternal, "sink got " + f.header.name + " before the ordered stage");
+    }
+    put_.push_back(f.header.name);
+    return {};
+  }
+  Result<void> Finish() override { return {}; }
+  const std::vector<std::string>& put() const { return put_; }
+
+ private:
+  const std::vector<std::string>& seen_;
+  std::vector<std::string> put_;
+};
+
+TEST(PipelineTest, OrderedStageSeesEveryOutputFrameInOrderBeforeTheSink) {
+  oneapi::tbb::global_control limit(oneapi::tbb::global_control::max_allowed_parallelism, 4);
+  std::vector<std::string> seen;
+  OrderCheckingSink sink(seen);
+  VectorSource source(ManyFrames());
+  PipelineOptions options;
+  options.kinds = {FrameKind::kTensor};
+  options.ordered = [&](std::vector<Frame>& frames) -> Result<void> {
+    for (const Frame& f : frames) seen.push_back(f.header.name);
+    return {};
+  };
+  ASSERT_OK(RunFramePipeline(source, sink, ReverseAndSplit, options));
+  ASSERT_EQ(seen.size(), 40u + 320u + 1u);
+  EXPECT_EQ(seen[1], "f1.a");
+  EXPECT_EQ(seen[2], "f1.b");
+  EXPECT_EQ(sink.put(), seen);
+}
+
+TEST(PipelineTest, OrderedStageErrorStopsThePipelineAndNamesTheFrame) {
+  std::vector<uint8_t> out;
+  auto sink = MakeMemorySink(&out, "mem");
+  Writer writer(*sink);
+  VectorSource source(ManyFrames());
+  PipelineOptions options;
+  options.ordered = [](std::vector<Frame>& frames) -> Result<void> {
+    if (frames.front().header.name == "f9") return Fail(Errc::kBadData, "late boom");
+    return {};
+  };
+  auto r = RunFramePipeline(source, writer, [](std::vector<Frame>&) -> Result<void> { return {}; },
+                            options);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().message, "late boom");
+  EXPECT_EQ(r.error().frame, 9u);
+  EXPECT_EQ(r.error().tensor, "f9");
+}
+
 TEST(PipelineTest, CorruptInputPayloadIsCaught) {
   std::vector<Frame> frames = ManyFrames();
   frames[3].payload.data()[0] ^= 1;
