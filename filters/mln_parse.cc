@@ -8,6 +8,7 @@
 #include "libstream/cli/run.h"
 #include "libstream/formats/container.h"
 #include "libstream/formats/convert.h"
+#include "libstream/formats/format.h"
 
 namespace {
 
@@ -39,7 +40,9 @@ int Main(int argc, char** argv) {
                    ") and write it as an mln stream.",
                kProg);
   app.add_option("input", args.input, "Model file; '-' or none reads stdin");
-  app.add_option("--format", args.format, "Skip detection and read this format");
+  app.add_option("--format", args.format,
+                 "Skip detection and read this format (also -f FORMAT: -f followed by a "
+                 "format name; a bare -f is --force)");
   app.add_option("--chunk-size", args.chunk_size,
                  "Largest payload per frame; tensors are split into chunks (K, M, G)");
   app.add_option("--member", args.member,
@@ -47,7 +50,9 @@ int Main(int argc, char** argv) {
   app.add_flag("--list", args.list,
                "List the members of a tar or zip input (name, size, format) and exit");
   mln::cli::AddCommonOptions(app, args.common);
-  if (auto code = mln::cli::ParseArgs(app, argc, argv)) return *code;
+  std::vector<char*> spelled = mln::cli::SpellFormatShortOption(
+      argc, argv, [](std::string_view word) { return mln::formats::FindFormat(word) != nullptr; });
+  if (auto code = mln::cli::ParseArgs(app, argc, spelled.data())) return *code;
 
   auto chunk = mln::cli::ParseSize(args.chunk_size);
   if (chunk && (*chunk == 0 || *chunk > (64u << 20))) {

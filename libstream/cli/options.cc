@@ -36,6 +36,22 @@ void AddCommonOptions(CLI::App& app, CommonArgs& args, bool with_output) {
   app.set_version_flag("-V,--version", VersionString(), "Print the version and exit");
 }
 
+std::vector<char*> SpellFormatShortOption(int argc, char** argv,
+                                          const std::function<bool(std::string_view)>& is_format) {
+  // The issue spells the option `-f FORMAT`, but -f is --force in every filter (zstd's
+  // habit), so the word after it decides. A file named like a format stays reachable as
+  // ./gguf. Only options before `--` are looked at.
+  static char kFormat[] = "--format";
+  std::vector<char*> out(argv, argv + argc);
+  for (int i = 1; i + 1 < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (arg == "-f" && is_format(argv[i + 1])) out[i] = kFormat;
+  }
+  out.push_back(nullptr);
+  return out;
+}
+
 std::optional<int> ParseArgs(CLI::App& app, int argc, char** argv) {
   try {
     app.parse(argc, argv);

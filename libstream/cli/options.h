@@ -2,9 +2,12 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "libstream/base/status.h"
 
@@ -29,6 +32,12 @@ void AddCommonOptions(CLI::App& app, CommonArgs& args, bool with_output = true);
 /// Parses argv. Returns an exit code when the program should stop now: 0 after --help or
 /// --version (printed on stdout), 64 after a usage error (message and a hint on stderr).
 std::optional<int> ParseArgs(CLI::App& app, int argc, char** argv);
+
+/// mln-parse's `-f FORMAT`: returns argv with every `-f` that is followed by a word
+/// `is_format` accepts spelled `--format`, so `-f onnx` forces the format while a bare `-f`
+/// (or `-f model.bin`) keeps meaning --force, as in every other filter.
+std::vector<char*> SpellFormatShortOption(int argc, char** argv,
+                                          const std::function<bool(std::string_view)>& is_format);
 
 /// Parses "4M", "64K", "1G" or plain bytes (binary units).
 Result<uint64_t> ParseSize(const std::string& text);

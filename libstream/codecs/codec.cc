@@ -8,9 +8,11 @@
 
 #include "libstream/base/endian.h"
 #include "libstream/crypto/digest.h"
+#include "libstream/formats/tflite.h"
 #include "libstream/codecs/block_fields.h"
 #include "libstream/codecs/codec_internal.h"
 #include "libstream/kernels/byteplane.h"
+#include "libstream/kernels/delta.h"
 
 namespace mln::codecs {
 namespace {
@@ -24,12 +26,16 @@ constexpr uint64_t kMaxDecoded = 256ull << 20;
 // Payloads above this get a trial on a sample before the codec is chosen.
 constexpr size_t kTrialThreshold = 512 << 10;
 constexpr size_t kTrialSample = 256 << 10;
+// Quantized payloads at most this big, or that the fields codec shrank below a quarter, also
+// try plain zstd (see EncodeFrame).
+constexpr size_t kSmallQuantPayload = 16 << 10;
 
 // Byte-plane payload: a 4-byte head (version, width, flags, 0), then per plane a method
 // byte and a u64 stored length, then the planes, then the tail bytes that do not fill a
 // whole element, raw.
 constexpr uint8_t kBytePlaneVersion = 1;
 constexpr uint8_t kRotateFlag = 1;
+constexpr uint8_t kDeltaFlag = 2;  // elements were differenced (kernels::DiffElements) first
 constexpr size_t kBytePlaneHead = 4;
 constexpr size_t kPlaneEntry = 9;
 constexpr uint8_t kPlaneRaw = internal::kGroupRaw, kPlaneZstd = internal::kGroupZstd;
@@ -133,25 +139,63 @@ using internal::PlaneScratch;
 using internal::ZstdCompressInto;
 using internal::ZstdDecompress;
 
-// Element width and rotation for dtypes whose bytes are worth splitting; width 0 otherwise.
-std::pair<size_t, bool> PlaneLayout(uint32_t dtype) {
+// How byte planes split a dtype's elements; width 0 for dtypes they do not suit.
+struct PlaneSplit {
+  size_t width = 0;
+  bool rotate = false;  // f32/bf16: rotated left one bit, so 8 exponent bits fill a byte
+  bool delta = false;   // integers: consecutive differences first (sorted index arrays)
+};
+PlaneSplit PlaneLayout(uint32_t dtype) {
   switch (static_cast<Dtype>(dtype)) {
-    case Dtype::kF32: return {4, true};    // rotated: the 8 exponent bits fill the top byte
-    case Dtype::kBF16: return {2, true};   // same for bfloat16
-    case Dtype::kF16: return {2, false};   // 5 exponent bits: rotation does not isolate them
-    default: return {0, false};
+    case Dtype::kF32: return {4, true, false};
+    case Dtype::kBF16: return {2, true, false};
+    case Dtype::kF16: return {2, false, false};  // 5 exponent bits: rotation cannot isolate them
+    // CSR segments and indices of sparse TFLite tensors, row starts, shape tables: sorted or
+    // slowly changing integers whose differences are small. Other integer tensors are
+    // tried against plain zstd, which keeps whichever is smaller.
+    case Dtype::kI16: case Dtype::kU16: return {2, false, true};
+    case Dtype::kI32: case Dtype::kU32: return {4, false, true};
+    default: return {};
   }
+}
+
+// What a payload's bytes hold, for choosing and running a codec.
+struct PayloadShape {
+  uint32_t dtype;     // element type (ValueDtype)
+  PlaneSplit planes;  // width 0: byte planes do not suit it
+};
+
+PayloadShape ShapeOf(const stream::FrameHeader& h) {
+  PayloadShape s{ValueDtype(h), {}};
+  s.planes = PlaneLayout(s.dtype);
+  // A sparse tensor's u8 index array (mln-parse cuts them out as bytes runs of their own) is
+  // sorted like the wider ones; other u8 bytes are not integers worth differencing.
+  if (s.planes.width == 0 && h.Is(stream::FrameKind::kBytes) &&
+      h.name == formats::kTfliteSparsityRun && h.dtype == static_cast<uint32_t>(Dtype::kU8)) {
+    s.planes = {1, false, true};
+  }
+  return s;
 }
 
 
 // Writes the byte-plane encoding of `in` to `out`; false when it would not be smaller.
-bool EncodeBytePlane(std::span<const uint8_t> in, size_t width, bool rotate, int level,
+bool EncodeBytePlane(std::span<const uint8_t> in, PlaneSplit split, int level,
                      AlignedBuffer& out) {
+  const size_t width = split.width;
+  const bool rotate = split.rotate;
   size_t n = in.size() / width;
   AlignedBuffer& planes = PlaneScratch(n * width);
   std::array<uint8_t*, 4> ptrs{};
   for (size_t b = 0; b < width; ++b) ptrs[b] = planes.data() + b * n;
-  kernels::SplitPlanes(in.data(), n, width, rotate, ptrs.data());
+  const uint8_t* elements = in.data();
+  AlignedBuffer differenced;
+  if (split.delta) {
+    differenced.Resize(n * width);
+    if (n != 0) std::memcpy(differenced.data(), in.data(), n * width);
+    kernels::DiffElements(differenced.data(), n * width, width);
+    elements = differenced.data();
+  }
+  kernels::SplitPlanes(elements, n, width, rotate, ptrs.data());
   size_t table = kBytePlaneHead + width * kPlaneEntry;
   if (table + in.size() % width >= in.size()) return false;
   size_t limit = in.size();  // anything not smaller is useless
@@ -159,7 +203,7 @@ bool EncodeBytePlane(std::span<const uint8_t> in, size_t width, bool rotate, int
   uint8_t* head = out.data();
   head[0] = kBytePlaneVersion;
   head[1] = static_cast<uint8_t>(width);
-  head[2] = rotate ? kRotateFlag : 0;
+  head[2] = static_cast<uint8_t>((rotate ? kRotateFlag : 0) | (split.delta ? kDeltaFlag : 0));
   head[3] = 0;
   size_t pos = table;
   for (size_t b = 0; b < width; ++b) {
@@ -181,7 +225,9 @@ Result<void> DecodeBytePlane(std::span<const uint8_t> in, uint64_t decoded_size,
   }
   size_t width = in[1];
   bool rotate = (in[2] & kRotateFlag) != 0;
-  if ((width != 1 && width != 2 && width != 4) || (in[2] & ~kRotateFlag) != 0 || in[3] != 0) {
+  bool delta = (in[2] & kDeltaFlag) != 0;
+  if ((width != 1 && width != 2 && width != 4) || (in[2] & ~(kRotateFlag | kDeltaFlag)) != 0 ||
+      in[3] != 0) {
     return Fail(Errc::kBadData, "byteplane payload: unknown width or flags");
   }
   size_t table_end = kBytePlaneHead + width * kPlaneEntry;
@@ -210,12 +256,13 @@ Result<void> DecodeBytePlane(std::span<const uint8_t> in, uint64_t decoded_size,
   if (in.size() - pos != tail) return Fail(Errc::kBadData, "byteplane payload: bad tail length");
   out.Resize(decoded_size);
   kernels::MergePlanes(ptrs.data(), n, width, rotate, out.data());
+  if (delta) kernels::SumElements(out.data(), n * width, width);
   if (tail != 0) std::memcpy(out.data() + n * width, in.data() + pos, tail);
   return {};
 }
 
 // Encodes `in` with `codec` into `out`; false when it would not shrink.
-bool Encode(Codec codec, std::span<const uint8_t> in, uint32_t dtype, int level,
+bool Encode(Codec codec, std::span<const uint8_t> in, const PayloadShape& shape, int level,
             AlignedBuffer& out) {
   switch (codec) {
     case Codec::kRaw: return false;
@@ -227,12 +274,12 @@ bool Encode(Codec codec, std::span<const uint8_t> in, uint32_t dtype, int level,
       return true;
     }
     case Codec::kBytePlane: {
-      auto [width, rotate] = PlaneLayout(dtype);
-      if (width == 0) width = 1;  // forced on a non-float: one plane, i.e. zstd with a head
-      return EncodeBytePlane(in, width, rotate, level != 0 ? level : 1, out);
+      PlaneSplit split = shape.planes;
+      if (split.width == 0) split.width = 1;  // forced on other bytes: one plane, zstd with a head
+      return EncodeBytePlane(in, split, level != 0 ? level : 1, out);
     }
     case Codec::kBlockFields: {
-      auto layout = BlockFieldLayout(dtype);
+      auto layout = BlockFieldLayout(shape.dtype);
       // Level 1 by default: on quant groups it came out smaller than 3, and faster.
       return layout && EncodeBlockFields(in, *layout, level != 0 ? level : 1, out);
     }
@@ -281,18 +328,17 @@ Result<void> EncodeFrame(stream::Frame& frame, const EncodeOptions& options) {
   stream::FrameHeader& h = frame.header;
   if (h.codec != static_cast<uint8_t>(Codec::kRaw) || frame.payload.empty()) return {};
   std::span<const uint8_t> in = frame.payload.span();
+  const PayloadShape shape = ShapeOf(h);
   std::vector<Codec> candidates;
   if (options.force) {
     candidates = {*options.force};
-  } else if (PlaneLayout(h.dtype).first != 0) {
+  } else if (shape.planes.width != 0) {
     candidates = {Codec::kBytePlane, Codec::kZstd};
-  } else if (BlockFieldLayout(h.dtype)) {
-    // Large payloads skip the trial: regrouped fields came out smaller than plain zstd on
-    // every quantized file of the corpus (Q2_K..Q8_0, TQ1_0, TQ2_0), and a trial costs a
-    // second pass. Small ones try both: there the field table and one zstd frame per
-    // field can outweigh the gain (a patch op of a few changed bytes).
+  } else if (BlockFieldLayout(shape.dtype)) {
+    // Regrouped fields came out smaller than plain zstd on every quantized file of the
+    // corpus (Q2_K..Q8_0, TQ1_0, TQ2_0), so plain zstd is only tried after it, below, where
+    // it can win.
     candidates = {Codec::kBlockFields};
-    if (in.size() <= kTrialThreshold) candidates.push_back(Codec::kZstd);
   } else {
     candidates = {Codec::kZstd};
   }
@@ -304,7 +350,7 @@ Result<void> EncodeFrame(stream::Frame& frame, const EncodeOptions& options) {
     size_t best = SIZE_MAX;
     Codec pick = candidates.front();
     for (Codec c : candidates) {
-      size_t size = Encode(c, sample, h.dtype, options.level, trial) ? trial.size() : sample.size();
+      size_t size = Encode(c, sample, shape, options.level, trial) ? trial.size() : sample.size();
       if (size < best) {
         best = size;
         pick = c;
@@ -315,16 +361,38 @@ Result<void> EncodeFrame(stream::Frame& frame, const EncodeOptions& options) {
   AlignedBuffer best, attempt;
   Codec best_codec = Codec::kRaw;
   for (Codec c : candidates) {
-    if (Encode(c, in, h.dtype, options.level, attempt) &&
+    if (Encode(c, in, shape, options.level, attempt) &&
         (best_codec == Codec::kRaw || attempt.size() < best.size())) {
       std::swap(best, attempt);
       best_codec = c;
     }
   }
+  // Plain zstd can beat the fields codec on tiny payloads, where the field table and one
+  // zstd frame per field weigh, and on mostly-zero ones (a patch op of a few changed
+  // bytes), where zero runs span fields. Typical weights, which fields leave at 60-95%,
+  // skip this second pass: it halved compression speed on quantized models. Patch ops up to
+  // 512 KiB keep it: a patch is compressed once and sent many times.
+  const bool patch_op = h.Is(stream::FrameKind::kDelta) && in.size() <= kTrialThreshold;
+  if (!options.force && best_codec == Codec::kBlockFields &&
+      (in.size() <= kSmallQuantPayload || best.size() < in.size() / 4 || patch_op) &&
+      Encode(Codec::kZstd, in, shape, options.level, attempt) && attempt.size() < best.size()) {
+    std::swap(best, attempt);
+    best_codec = Codec::kZstd;
+  }
   if (best_codec == Codec::kRaw) return {};  // nothing shrinks it: stays raw
   frame.payload = std::move(best);
   h.codec = static_cast<uint8_t>(best_codec);
   return {};
+}
+
+uint32_t ValueDtype(const stream::FrameHeader& h) {
+  if (h.dtype == static_cast<uint32_t>(Dtype::kU8) && h.Attr("tflite.sparsity")) {
+    auto type = h.Attr("tflite.type");
+    if (type == "FLOAT16") return static_cast<uint32_t>(Dtype::kF16);
+    if (type == "FLOAT32") return static_cast<uint32_t>(Dtype::kF32);
+    if (type == "BFLOAT16") return static_cast<uint32_t>(Dtype::kBF16);
+  }
+  return h.dtype;
 }
 
 std::string CodecName(uint8_t codec) {

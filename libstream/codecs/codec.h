@@ -20,10 +20,15 @@ struct EncodeOptions {
   std::optional<stream::Codec> force;   ///< skip the choice; raw output if it would not shrink
 };
 
-/// Compresses a raw, sealed frame in place with the best codec for its dtype (byte planes
-/// or zstd for f32/f16/bf16, chosen by a trial on a sample; block fields for ggml block
-/// types; zstd otherwise); keeps it raw when nothing shrinks it. Frames already encoded are
-/// left as they are.
+/// The element type a frame's payload holds: its dtype, except for a sparse TFLite tensor,
+/// which travels as u8 (its bytes are the non-zero values only, which its dense shape does
+/// not describe) while tflite.type says which floats they are: f16, f32 or bf16 then.
+uint32_t ValueDtype(const stream::FrameHeader& h);
+
+/// Compresses a raw, sealed frame in place with the best codec for its values (byte planes
+/// or zstd for f32/f16/bf16 and for 16/32-bit integers as differences, chosen by a trial;
+/// block fields for ggml block types; zstd otherwise); keeps it raw when nothing shrinks it.
+/// Frames already encoded are left as they are.
 Result<void> EncodeFrame(stream::Frame& frame, const EncodeOptions& options);
 
 /// Decodes a frame's payload in place to raw bytes and checks its size and checksum.

@@ -70,7 +70,11 @@ Result<CompressStats> CompressStream(ByteSource& in, ByteSink& out, const Encode
   stream::FrameSink& sink = bundle ? static_cast<stream::FrameSink&>(bundles) : writer;
   auto ok = stream::RunFramePipeline(src, sink, encode, popts);
   if (!ok) return Fail(std::move(ok).error().WithFile(in.name()));
-  CompressStats s = count.Take(in.position(), out.position(), start);
+  // A model file is read through a memory mapping, which leaves the read position at 0;
+  // its size is what was read.
+  uint64_t read = in.position();
+  if (!is_stream) read = std::max(read, in.size().value_or(0));
+  CompressStats s = count.Take(read, out.position(), start);
   s.stored_bytes -= std::min(s.stored_bytes, bundles.payload_bytes_saved());
   return s;
 }

@@ -96,16 +96,18 @@ class Planner final : public stream::FrameSource {
     if (!h.Is(FrameKind::kBytes) && !h.Is(FrameKind::kTensor)) return f;
     uint64_t n = f->payload.size();
     h.out_size = n;
-    std::optional<uint32_t> values = SparseValues(h);
+    // A sparse TFLite tensor's values travel as u8; codecs::ValueDtype names their floats.
+    const uint32_t values = h.Is(FrameKind::kTensor) ? codecs::ValueDtype(h) : h.dtype;
     h.attrs.clear();  // format facts of the new file: the patch does not need them
     if (h.Is(FrameKind::kTensor)) {
       PlanTensor(h, n);
-      if (values && (HasOp(h, PatchOp::kInsert) || HasOp(h, PatchOp::kReplace))) {
+      if (values != h.dtype && (HasOp(h, PatchOp::kInsert) || HasOp(h, PatchOp::kReplace))) {
         // The payload is the tensor's own bytes: say what they are, so mln-compress codes
-        // them as floats (byte planes) rather than as opaque u8.
-        uint64_t width = FloatLayoutOf(*values)->width;
+        // them as floats (byte planes) rather than as opaque u8 (the attributes that told
+        // are cleared above).
+        uint64_t width = FloatLayoutOf(values)->width;
         if (h.tensor_bytes % width == 0 && n % width == 0) {
-          h.dtype = *values;
+          h.dtype = values;
           h.shape = {static_cast<int64_t>(h.tensor_bytes / width)};
         }
       }
@@ -139,17 +141,6 @@ class Planner final : public stream::FrameSource {
     h.SetAttr(std::string(kAttrNewFormat), source.format);
     stream::SealFrame(begin);
     return begin;
-  }
-
-  // A sparse TFLite tensor travels as u8 (its bytes are the non-zero values only, which the
-  // dense shape does not describe); tflite.type says which floats they are.
-  static std::optional<uint32_t> SparseValues(const FrameHeader& h) {
-    if (!h.Is(FrameKind::kTensor) || !h.Attr("tflite.sparsity")) return std::nullopt;
-    auto type = h.Attr("tflite.type");
-    if (type == "FLOAT16") return static_cast<uint32_t>(stream::Dtype::kF16);
-    if (type == "FLOAT32") return static_cast<uint32_t>(stream::Dtype::kF32);
-    if (type == "BFLOAT16") return static_cast<uint32_t>(stream::Dtype::kBF16);
-    return std::nullopt;
   }
 
   void PlanTensor(FrameHeader& h, uint64_t n) {

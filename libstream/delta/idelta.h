@@ -19,15 +19,8 @@ namespace mln::delta {
 /// integer dtypes (stream::Dtype), nullopt for any other.
 std::optional<size_t> IdeltaWidth(uint32_t dtype);
 
-/// Replaces each little-endian element of `width` bytes (1, 2 or 4) by its difference from
-/// the one before (the first from 0), modulo 2^(8*width), in place. A tail shorter than an
-/// element is left as it is.
-void DiffElements(std::span<uint8_t> bytes, size_t width);
-/// Inverse of DiffElements: running sums modulo 2^(8*width), in place.
-void SumElements(std::span<uint8_t> bytes, size_t width);
-
 /// The payload of a kIdelta op making `target` from `base` (either may be empty): one zstd
-/// frame at `level` of DiffElements(target), with DiffElements(base) as its prefix.
+/// frame at `level` of kernels::DiffElements(target), with that of base as its prefix.
 Result<AlignedBuffer> EncodeIdelta(std::span<const uint8_t> target, std::span<const uint8_t> base,
                                    size_t width, int level);
 

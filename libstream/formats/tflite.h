@@ -19,6 +19,10 @@ namespace mln::formats {
 /// Largest TFLite model read from a pipe; a regular file is mapped and has no limit.
 inline constexpr uint64_t kTfliteMaxPipeBytes = 2ull << 30;
 
+/// Name of the bytes runs that hold a sparse tensor's index arrays (CSR segments and
+/// indices), typed by their element (i32, u16 or u8).
+inline constexpr const char* kTfliteSparsityRun = "tflite.sparsity";
+
 /// Name of a TFLite TensorType value ("FLOAT32", "INT8", ...), or "TYPE<N>".
 std::string TfliteTypeName(int type);
 

@@ -42,7 +42,6 @@ constexpr size_t kShownValues = 4;  // quantization values shown in an attribute
 constexpr size_t kMaxName = 1024;
 constexpr size_t kMaxListed = 16;
 constexpr const char* kFlatbufferRun = "tflite.flatbuffer";  // bytes around the buffers
-constexpr const char* kSparsityRun = "tflite.sparsity";  // a sparse tensor's index array
 
 struct TypeFacts {
   const char* name;
@@ -447,7 +446,7 @@ Result<std::unique_ptr<stream::FrameSource>> ParseTflite(ByteSource& src,
     if (p.offset > pos) add(FrameKind::kBytes, pos, p.offset - pos).tmpl.name = kFlatbufferRun;
     if (p.index != Dtype::kUnknown) {
       Segment& s = add(FrameKind::kBytes, p.offset, p.size);
-      s.tmpl.name = kSparsityRun;
+      s.tmpl.name = kTfliteSparsityRun;
       s.tmpl.dtype = static_cast<uint32_t>(p.index);
       pos = p.offset + p.size;
       continue;

@@ -31,6 +31,15 @@ inline size_t SparseBound(size_t n) { return (n + 7) / 8 + n; }
 /// size, or bits past n).
 bool ApplySparse(const uint8_t* payload, size_t size, size_t n, uint8_t* inout);
 
+/// Replaces each little-endian element of `width` bytes (1, 2 or 4) by its difference from
+/// the one before (the first from 0), modulo 2^(8*width), in place; a tail shorter than an
+/// element is left as it is. Sorted integer arrays (CSR indices of a sparse tensor) are
+/// nearly random as bytes, but their differences are small and few, so zstd codes them
+/// near their entropy. Scalar: a running sum is serial.
+void DiffElements(uint8_t* bytes, size_t size, size_t width);
+/// Inverse of DiffElements: running sums modulo 2^(8*width), in place.
+void SumElements(uint8_t* bytes, size_t size, size_t width);
+
 namespace ref {
 void XorBytes(uint8_t* inout, const uint8_t* other, size_t n);
 void SubBytes(uint8_t* inout, const uint8_t* base, size_t n);

@@ -39,6 +39,47 @@ bool ApplySparse(const uint8_t* payload, size_t size, size_t n, uint8_t* inout) 
   return true;
 }
 
+namespace {
+
+template <typename T>
+void Diff(uint8_t* p, size_t count) {
+  T prev = 0;
+  for (size_t i = 0; i < count; ++i) {
+    T v = 0;
+    for (size_t b = 0; b < sizeof(T); ++b) v |= static_cast<T>(p[i * sizeof(T) + b]) << (8 * b);
+    T d = static_cast<T>(v - prev);
+    prev = v;
+    for (size_t b = 0; b < sizeof(T); ++b) p[i * sizeof(T) + b] = static_cast<uint8_t>(d >> (8 * b));
+  }
+}
+
+template <typename T>
+void Sum(uint8_t* p, size_t count) {
+  T acc = 0;
+  for (size_t i = 0; i < count; ++i) {
+    T d = 0;
+    for (size_t b = 0; b < sizeof(T); ++b) d |= static_cast<T>(p[i * sizeof(T) + b]) << (8 * b);
+    acc = static_cast<T>(acc + d);
+    for (size_t b = 0; b < sizeof(T); ++b) p[i * sizeof(T) + b] = static_cast<uint8_t>(acc >> (8 * b));
+  }
+}
+
+}  // namespace
+
+void DiffElements(uint8_t* bytes, size_t size, size_t width) {
+  size_t count = width == 0 ? 0 : size / width;
+  if (width == 1) Diff<uint8_t>(bytes, count);
+  else if (width == 2) Diff<uint16_t>(bytes, count);
+  else if (width == 4) Diff<uint32_t>(bytes, count);
+}
+
+void SumElements(uint8_t* bytes, size_t size, size_t width) {
+  size_t count = width == 0 ? 0 : size / width;
+  if (width == 1) Sum<uint8_t>(bytes, count);
+  else if (width == 2) Sum<uint16_t>(bytes, count);
+  else if (width == 4) Sum<uint32_t>(bytes, count);
+}
+
 }  // namespace mln::kernels
 
 namespace mln::kernels::ref {

@@ -137,12 +137,12 @@ def put(target, name, decoded, dtype, stored):
 put("zstd_decode", "floats", len(raw), 0, zstd(raw))
 put("zstd_decode", "text", 40, 24, zstd(b"mln " * 10))
 put("zstd_decode", "empty", 0, 0, zstd(b""))
-def planes(data, width, rotate, methods, tail=b""):
+def planes(data, width, rotate, methods, tail=b"", delta=False):
     n = len(data) // width
     ps = [bytes(data[i * width + b] for i in range(n)) for b in range(width)]
     if rotate:  # the codec stores rotated float bytes; the seed only needs the layout
         pass
-    head = bytes([1, width, 1 if rotate else 0, 0])
+    head = bytes([1, width, (1 if rotate else 0) | (2 if delta else 0), 0])
     table, body = b"", b""
     for p, m in zip(ps, methods):
         stored = zstd(p) if m == 1 else p
@@ -153,6 +153,10 @@ put("byteplane_decode", "f32_rot", len(raw), 0, planes(raw, 4, True, [1, 1, 0, 1
 f16 = struct.pack("<128e", *[i / 8 for i in range(128)])
 put("byteplane_decode", "f16", len(f16) + 1, 1, planes(f16, 2, False, [0, 1], tail=b"\x7f"))
 put("byteplane_decode", "u8", 64, 100, planes(bytes(range(64)), 1, False, [1]))
+# Sorted u16 indices stored as element differences (the delta flag).
+idx = sorted({(i * 37) % 500 for i in range(200)})
+diffs = struct.pack(f"<{len(idx)}H", *[(b - a) % 65536 for a, b in zip([0] + idx[:-1], idx)])
+put("byteplane_decode", "u16_delta", len(diffs), 102, planes(diffs, 2, False, [1, 1], delta=True))
 def fields(data, lengths, methods, tail=b""):  # codec 3: blocks regrouped by field
     block = sum(lengths)
     n = len(data) // block

@@ -21,8 +21,10 @@ mln-inspect --json "$T/auto" > "$T/j"
 grep -q '"byteplane"' "$T/j" || fail "inspect does not report the byteplane codec"
 # zstd habits: FILE -> FILE.mlnz, -d FILE.mlnz -> FILE (the model), no silent overwrite.
 cp "$f" "$T/m.gguf"
-expect_exit 0 mln-compress "$T/m.gguf"
+expect_exit 0 mln-compress -v "$T/m.gguf"
 [ -f "$T/m.gguf.mlnz" ] || fail "no m.gguf.mlnz"
+# -v sums up on stderr: the model's bytes in, the stream's bytes out.
+expect_err "^mln-compress: .*m.gguf: $(stat -c %s "$T/m.gguf") -> $(stat -c %s "$T/m.gguf.mlnz") bytes"
 expect_exit 73 mln-compress "$T/m.gguf"; expect_err "already exists"
 rm "$T/m.gguf"
 expect_exit 0 mln-compress -d "$T/m.gguf.mlnz"

@@ -7,6 +7,15 @@ printf 'hello world, not a model\n' > "$T/text"
 expect_exit 65 mln-parse "$T/text" -o "$T/o"; expect_err "^mln-parse: .*text: unrecognised model format"
 expect_exit 66 mln-parse "$T/does-not-exist"; expect_err "does-not-exist: cannot open"
 expect_exit 64 mln-parse --no-such-flag
+# -f FORMAT forces the format: a GGUF read as TFLite is refused, read as GGUF it parses;
+# a bare -f (followed by a file name) keeps meaning --force.
+g=$(gguf_fixtures | head -1)
+expect_exit 65 mln-parse -f tflite "$g" -o "$T/o"; expect_err "not a TFLite file"
+mln-parse -f gguf "$g" -o "$T/forced" || fail "-f gguf did not parse a GGUF"
+mln-parse -f "$g" -o "$T/plain" || fail "a bare -f before the input failed"
+cmp -s "$T/forced" "$T/plain" || fail "-f gguf and -f FILE gave different streams"
+expect_exit 64 mln-parse --format nosuch "$g" -o "$T/o"; expect_err "unknown format 'nosuch'"
+rm -f "$T/forced" "$T/plain"
 expect_exit 64 mln-parse --chunk-size 12Q "$T/text"
 expect_exit 73 mln-parse "$(gguf_fixtures | head -1)" -o "$T/no/such/dir/x"
 # GGUF claiming 2^62 tensors: refused before allocating anything.

@@ -51,5 +51,27 @@ namespace mln_kernels_test {
 using namespace mln::kernels;  // NOLINT: HWY_EXPORT finds the per-target functions here
 HWY_BEFORE_TEST(DeltaKernelTest);
 HWY_EXPORT_AND_TEST_P(DeltaKernelTest, TestDeltasMatchReferenceAndInvert);
+
+TEST(ElementDeltaTest, DiffAndSumAreInverse) {
+  for (size_t width : {1, 2, 4}) {
+    for (size_t n : {0, 1, 2, 3, 7, 64, 1001}) {
+      auto bytes = mln::testing::RandomBytes(n, 11 + n + width);
+      auto work = bytes;
+      DiffElements(work.data(), work.size(), width);
+      if (n >= 2 * width) EXPECT_NE(work, bytes) << "width " << width << " n " << n;
+      SumElements(work.data(), work.size(), width);
+      EXPECT_EQ(work, bytes) << "width " << width << " n " << n;
+    }
+  }
+}
+
+TEST(ElementDeltaTest, DifferencesAreLittleEndianAndWrap) {
+  std::vector<uint8_t> v = {3, 0, 5, 0, 2, 1, 9};  // u16: 3, 5, 258, then a 1-byte tail
+  DiffElements(v.data(), v.size(), 2);
+  EXPECT_EQ(v, (std::vector<uint8_t>{3, 0, 2, 0, 253, 0, 9}));
+  std::vector<uint8_t> w = {5, 0, 0, 0, 1, 0, 0, 0};  // u32: 5, 1 -> 5, 1 - 5 (mod 2^32)
+  DiffElements(w.data(), w.size(), 4);
+  EXPECT_EQ(w, (std::vector<uint8_t>{5, 0, 0, 0, 0xfc, 0xff, 0xff, 0xff}));
+}
 }  // namespace mln_kernels_test
 #endif
