@@ -487,8 +487,8 @@ TEST_F(OnnxExternalTest, DirWriterRefusesLocationsOutsideTheDirectory) {
   fs::create_symlink(root_, root_ / "out" / "up");
   ASSERT_OK_AND_ASSIGN(auto w, DirExternalWriter::Create((root_ / "out").string(),
                                                          (root_ / "out" / "m.onnx").string()));
-  for (const std::string& loc : {"../x.bin", "a/../../x.bin", "/tmp/x.bin", "up/x.bin", "",
-                                 "a/", "m.onnx", "./m.onnx"}) {
+  for (const char* loc : {"../x.bin", "a/../../x.bin", "/tmp/x.bin", "up/x.bin", "", "a/",
+                          "m.onnx", "./m.onnx"}) {
     auto r = w->Open(loc, 0);
     ASSERT_FALSE(r.has_value()) << loc;
     EXPECT_EQ(r.error().code, Errc::kBadData) << loc;

@@ -58,7 +58,9 @@ TEST(ElementDeltaTest, DiffAndSumAreInverse) {
       auto bytes = mln::testing::RandomBytes(n, 11 + n + width);
       auto work = bytes;
       DiffElements(work.data(), work.size(), width);
-      if (n >= 2 * width) EXPECT_NE(work, bytes) << "width " << width << " n " << n;
+      if (n >= 2 * width) {
+        EXPECT_NE(work, bytes) << "width " << width << " n " << n;
+      }
       SumElements(work.data(), work.size(), width);
       EXPECT_EQ(work, bytes) << "width " << width << " n " << n;
     }
