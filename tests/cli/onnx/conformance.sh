@@ -20,10 +20,15 @@ PY
 mkdir -p "$T/fake-bin"
 printf '#!/bin/sh\ncat "%s"\n' "$T/s" > "$T/fake-bin/mln-parse"
 chmod +x "$T/fake-bin/mln-parse"
-if /usr/bin/python3 "$here/onnx_numpy_check.py" "$T/fake-bin" "$T/changed.onnx" 2>"$T/err"; then
-  fail "the conformance check accepted a stream whose tensor differs from numpy's"
-fi
-grep -q "no tensor frame matches" "$T/err" || fail "unexpected checker output: $(cat "$T/err")"
+# checker_refuses MODEL WHAT PATTERN: the checker, fed the stream in $T/s for MODEL, fails
+# with a message matching PATTERN.
+checker_refuses() {
+  if /usr/bin/python3 "$here/onnx_numpy_check.py" "$T/fake-bin" "$1" 2>"$T/err"; then
+    fail "the conformance check accepted $2"
+  fi
+  grep -q "$3" "$T/err" || fail "unexpected checker output: $(cat "$T/err")"
+}
+checker_refuses "$T/changed.onnx" "a stream whose tensor differs from numpy's" "no tensor frame matches"
 
 # ...and for external data: the same stream against a copy of the model whose data file has
 # one bit of a tensor flipped must fail, as a data file changed outside any tensor must.
@@ -33,17 +38,13 @@ mln-parse "$T/m/external_one/model.onnx" -o "$T/s"
 import sys
 b = bytearray(open(sys.argv[1], "rb").read()); b[0] ^= 1; open(sys.argv[1], "wb").write(b)
 PY
-if /usr/bin/python3 "$here/onnx_numpy_check.py" "$T/fake-bin" "$T/flip/model.onnx" 2>"$T/err"; then
-  fail "the conformance check accepted external tensors that differ from numpy's"
-fi
-grep -q "no tensor frame matches" "$T/err" || fail "unexpected checker output: $(cat "$T/err")"
+checker_refuses "$T/flip/model.onnx" "external tensors that differ from numpy's" \
+  "no tensor frame matches"
 cp -r "$T/m/external_gaps" "$T/gap"
 mln-parse "$T/m/external_gaps/model.onnx" -o "$T/s"
 /usr/bin/python3 - "$T/gap/data/gaps.bin" <<'PY'
 import sys
 b = bytearray(open(sys.argv[1], "rb").read()); b[-1] ^= 1; open(sys.argv[1], "wb").write(b)
 PY
-if /usr/bin/python3 "$here/onnx_numpy_check.py" "$T/fake-bin" "$T/gap/model.onnx" 2>"$T/err"; then
-  fail "the conformance check accepted a data file whose tail differs"
-fi
-grep -q "do not rebuild it byte for byte" "$T/err" || fail "unexpected checker output: $(cat "$T/err")"
+checker_refuses "$T/gap/model.onnx" "a data file whose tail differs" \
+  "do not rebuild it byte for byte"
