@@ -2,6 +2,8 @@
 
 #include <bit>
 
+#include "libstream/base/endian.h"
+
 namespace mln::kernels {
 
 size_t EncodeSparse(const uint8_t* base, const uint8_t* target, size_t n, uint8_t* out) {
@@ -45,11 +47,9 @@ template <typename T>
 void Diff(uint8_t* p, size_t count) {
   T prev = 0;
   for (size_t i = 0; i < count; ++i) {
-    T v = 0;
-    for (size_t b = 0; b < sizeof(T); ++b) v |= static_cast<T>(p[i * sizeof(T) + b]) << (8 * b);
-    T d = static_cast<T>(v - prev);
+    T v = LoadLE<T>(p + i * sizeof(T));
+    StoreLE<T>(p + i * sizeof(T), static_cast<T>(v - prev));
     prev = v;
-    for (size_t b = 0; b < sizeof(T); ++b) p[i * sizeof(T) + b] = static_cast<uint8_t>(d >> (8 * b));
   }
 }
 
@@ -57,10 +57,8 @@ template <typename T>
 void Sum(uint8_t* p, size_t count) {
   T acc = 0;
   for (size_t i = 0; i < count; ++i) {
-    T d = 0;
-    for (size_t b = 0; b < sizeof(T); ++b) d |= static_cast<T>(p[i * sizeof(T) + b]) << (8 * b);
-    acc = static_cast<T>(acc + d);
-    for (size_t b = 0; b < sizeof(T); ++b) p[i * sizeof(T) + b] = static_cast<uint8_t>(acc >> (8 * b));
+    acc = static_cast<T>(acc + LoadLE<T>(p + i * sizeof(T)));
+    StoreLE<T>(p + i * sizeof(T), acc);
   }
 }
 
