@@ -81,6 +81,8 @@ class Collector {
         t.external_file = e.location;
         ++e.tensors;
         e.tensor_bytes += h.tensor_bytes;
+      } else if (h.Attr("onnx.external.carried") == "false") {
+        t.uncarried_file = std::string(h.Attr("onnx.external.location").value_or(""));
       }
       r_.tensors.push_back(std::move(t));
       hasher_ = std::make_unique<crypto::Xxh3Hasher>();
@@ -332,17 +334,8 @@ std::string RenderTable(const Report& r, bool verbose) {
     }
     // The offset is in the data file, not the model: say which file. A model parsed from
     // a pipe names its data files without carrying them: say so, or 0 bytes would puzzle.
-    if (!t.external_file.empty()) {
-      out += "  in " + t.external_file;
-    } else {
-      for (const auto& a : t.attrs) {
-        if (a.key == "onnx.external.carried" && a.value == "false") {
-          for (const auto& l : t.attrs) {
-            if (l.key == "onnx.external.location") out += "  in " + l.value + ", not carried";
-          }
-        }
-      }
-    }
+    if (!t.external_file.empty()) out += "  in " + t.external_file;
+    if (!t.uncarried_file.empty()) out += "  in " + t.uncarried_file + ", not carried";
     out += "\n";
     if (verbose) {
       for (const auto& a : t.attrs) out += "         " + a.key + " = " + a.value + "\n";

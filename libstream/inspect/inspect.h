@@ -26,6 +26,9 @@ struct TensorEntry {
   /// ONNX external data: the data file (its location as the model names it) holding the
   /// tensor; file_offset is then an offset in that file. Empty for the model file itself.
   std::string external_file;
+  /// An ONNX external tensor parsed from a pipe: the data file the model names, whose
+  /// bytes the stream does not carry. Empty otherwise.
+  std::string uncarried_file;
 };
 
 /// An ONNX external data file carried after its model (mln-stream(5), ONNX).
