@@ -27,8 +27,7 @@ std::string ExternalDir(const EmitArgs& args) {
   if (mln::cli::IsStdio(out)) return "";
   struct stat st;
   if (::stat(out.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) return "";
-  size_t slash = out.rfind('/');
-  return slash == std::string::npos ? "." : slash == 0 ? "/" : out.substr(0, slash);
+  return mln::DirName(out);
 }
 
 int Main(int argc, char** argv) {

@@ -286,4 +286,24 @@ std::unique_ptr<ByteSink> MakeMemorySink(std::vector<uint8_t>* out, std::string 
   return std::make_unique<MemorySink>(out, std::move(name));
 }
 
+std::string DirName(const std::string& path) {
+  auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string BaseName(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string SourceDir(const ByteSource& src) {
+  struct stat a, b;
+  if (src.fd() < 0 || ::fstat(src.fd(), &a) != 0 || !S_ISREG(a.st_mode)) return {};
+  if (::stat(src.name().c_str(), &b) != 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+    return {};
+  }
+  return DirName(src.name());
+}
+
 }  // namespace mln

@@ -65,6 +65,15 @@ std::unique_ptr<ByteSource> MakePreadSource(int fd, std::string name, uint64_t s
 /// Reads a span the caller keeps alive.
 std::unique_ptr<ByteSource> MakeMemorySource(std::span<const uint8_t> data, std::string name);
 
+/// The directory part of a path: "." for a bare name, "/" for a name in the root.
+std::string DirName(const std::string& path);
+/// The last component of a path.
+std::string BaseName(const std::string& path);
+/// The directory of the file behind `src`, when `src` reads the regular file its name
+/// points at (same inode), so files beside it (shards, external data) can be found; empty
+/// for pipes, memory and archive members.
+std::string SourceDir(const ByteSource& src);
+
 /// A forward-only buffered writer.
 class ByteSink {
  public:

@@ -55,18 +55,6 @@ void UnregisterTemp(int slot) {
   if (slot >= 0) g_temp_used[slot] = 0;
 }
 
-std::string DirName(const std::string& path) {
-  auto slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
-std::string BaseName(const std::string& path) {
-  auto slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
 }  // namespace
 
 Result<std::unique_ptr<ByteSource>> OpenInput(const std::string& path) {

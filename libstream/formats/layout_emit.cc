@@ -138,11 +138,8 @@ Result<std::unique_ptr<DirExternalWriter>> DirExternalWriter::Create(
   w->dir_real_ = *real;
   if (!model_path.empty()) {
     // The model's own temporary sits beside it, but its final name must not be a data file.
-    size_t slash = model_path.rfind('/');
-    std::string mdir = slash == std::string::npos ? "." : slash == 0 ? "/" : model_path.substr(0, slash);
-    if (auto mreal = RealPath(mdir)) {
-      w->model_real_ = (*mreal == "/" ? "" : *mreal) + "/" +
-                       (slash == std::string::npos ? model_path : model_path.substr(slash + 1));
+    if (auto mreal = RealPath(DirName(model_path))) {
+      w->model_real_ = (*mreal == "/" ? "" : *mreal) + "/" + BaseName(model_path);
     }
   }
   return w;

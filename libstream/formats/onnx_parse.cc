@@ -916,13 +916,7 @@ Result<std::unique_ptr<stream::FrameSource>> ParseOnnx(ByteSource& src,
   OnnxScanOptions scan;
   // External data lives next to the model: only known when the input is a named file (the
   // name and the open descriptor are the same inode), not for a pipe or stdin.
-  struct stat fd_st, name_st;
-  if (src.fd() >= 0 && ::fstat(src.fd(), &fd_st) == 0 && S_ISREG(fd_st.st_mode) &&
-      ::stat(src.name().c_str(), &name_st) == 0 && fd_st.st_dev == name_st.st_dev &&
-      fd_st.st_ino == name_st.st_ino) {
-    size_t slash = src.name().rfind('/');
-    scan.model_dir = slash == std::string::npos ? "." : slash == 0 ? "/" : src.name().substr(0, slash);
-  }
+  if (std::string dir = SourceDir(src); !dir.empty()) scan.model_dir = dir;
   auto whole = ReadWholeInput(src, kMaxPipeBytes);
   if (!whole) return Fail(std::move(whole).error().WithFile(src.name()));
   auto model = ScanOnnx(whole->bytes, scan);

@@ -170,21 +170,6 @@ Result<SafetensorsTensor> DecodeTensor(const std::string& name, const json& v) {
   return t;
 }
 
-std::string Dirname(const std::string& path) {
-  auto slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-// The directory of the file behind `src`, when `src` is the file its name points at (so
-// the shards beside it can be found); empty for pipes, memory and archive members.
-std::string SourceDir(ByteSource& src) {
-  struct stat a, b;
-  if (src.fd() < 0 || fstat(src.fd(), &a) != 0 || !S_ISREG(a.st_mode)) return {};
-  if (stat(src.name().c_str(), &b) != 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino) return {};
-  return Dirname(src.name());
-}
-
 Result<std::vector<uint8_t>> ReadAllBounded(ByteSource& src, uint64_t limit, const char* what) {
   std::vector<uint8_t> out;
   for (;;) {
