@@ -56,7 +56,7 @@ int Main(int argc, char** argv) {
   app.add_option("-l,--level", args.level,
                  "zstd level of the entropy stage (default: 1 for byte planes and fields, 3 for zstd, 6 for bundles)")
       ->check(CLI::Range(1, 19));
-  app.add_option("--codec", args.codec, "Force a codec: raw, zstd, byteplane, fields (default: chosen per frame)");
+  app.add_option("--codec", args.codec, "Force a codec: raw, zstd, byteplane, fields, palette (default: chosen per frame)");
   mln::cli::AddCommonOptions(app, args.common);
   if (auto code = mln::cli::ParseArgs(app, argc, argv)) return *code;
 

@@ -11,6 +11,7 @@
 #include "libstream/formats/tflite.h"
 #include "libstream/codecs/block_fields.h"
 #include "libstream/codecs/codec_internal.h"
+#include "libstream/codecs/palette.h"
 #include "libstream/kernels/byteplane.h"
 #include "libstream/kernels/delta.h"
 
@@ -283,6 +284,8 @@ bool Encode(Codec codec, std::span<const uint8_t> in, const PayloadShape& shape,
       // Level 1 by default: on quant groups it came out smaller than 3, and faster.
       return layout && EncodeBlockFields(in, *layout, level != 0 ? level : 1, out);
     }
+    case Codec::kPalette:
+      return EncodePalette(in, shape.planes.width, level != 0 ? level : 1, out);
   }
   return false;
 }
@@ -308,6 +311,8 @@ Result<void> DecodePayload(uint8_t codec, std::span<const uint8_t> stored, uint6
       return DecodeBytePlane(stored, decoded_size, out);
     case Codec::kBlockFields:
       return DecodeBlockFields(stored, decoded_size, out);
+    case Codec::kPalette:
+      return DecodePalette(stored, decoded_size, out);
   }
   return Fail(Errc::kUnsupported, "payload codec " + std::to_string(codec) +
                                       " is not supported by this build");
@@ -334,6 +339,9 @@ Result<void> EncodeFrame(stream::Frame& frame, const EncodeOptions& options) {
     candidates = {*options.force};
   } else if (shape.planes.width != 0) {
     candidates = {Codec::kBytePlane, Codec::kZstd};
+    // Few distinct values (ternary or dequantized weights): the palette on the whole
+    // payload, so a trial on a sample cannot pick it for a payload it does not fit.
+    if (FindPalette(in, shape.planes.width)) candidates.insert(candidates.begin(), Codec::kPalette);
   } else if (BlockFieldLayout(shape.dtype)) {
     // Regrouped fields came out smaller than plain zstd on every quantized file of the
     // corpus (Q2_K..Q8_0, TQ1_0, TQ2_0), so plain zstd is only tried after it, below, where
@@ -401,6 +409,7 @@ std::string CodecName(uint8_t codec) {
     case Codec::kZstd: return "zstd";
     case Codec::kBytePlane: return "byteplane";
     case Codec::kBlockFields: return "fields";
+    case Codec::kPalette: return "palette";
   }
   return "codec" + std::to_string(codec);
 }
@@ -410,6 +419,7 @@ std::optional<Codec> ParseCodec(std::string_view name) {
   if (name == "zstd") return Codec::kZstd;
   if (name == "byteplane") return Codec::kBytePlane;
   if (name == "fields") return Codec::kBlockFields;
+  if (name == "palette") return Codec::kPalette;
   return std::nullopt;
 }
 

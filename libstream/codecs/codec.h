@@ -38,7 +38,7 @@ Result<void> DecodeFrame(stream::Frame& frame);
 Result<void> DecodePayload(uint8_t codec, std::span<const uint8_t> stored, uint64_t decoded_size,
                            AlignedBuffer& out);
 
-/// "raw", "zstd", "byteplane", "fields"; "codec<N>" for unknown ids.
+/// "raw", "zstd", "byteplane", "fields", "palette"; "codec<N>" for unknown ids.
 std::string CodecName(uint8_t codec);
 /// Parses a codec name for --codec.
 std::optional<stream::Codec> ParseCodec(std::string_view name);

@@ -512,11 +512,12 @@ int FuzzZstdDecode(const uint8_t* data, size_t size) {
   return 0;
 }
 
-// Both plane-table codecs (byteplane, and fields for quantized blocks) parse a head, a
-// table of stored lengths and groups: one target feeds the same input to each.
+// The table codecs (byteplane, fields for quantized blocks, palette) each parse a head, a
+// table and stored groups: one target feeds the same input to each.
 int FuzzBytePlaneDecode(const uint8_t* data, size_t size) {
   DecodeWithCodec(stream::Codec::kBytePlane, data, size);
   DecodeWithCodec(stream::Codec::kBlockFields, data, size);
+  DecodeWithCodec(stream::Codec::kPalette, data, size);
   return 0;
 }
 

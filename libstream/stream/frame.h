@@ -33,6 +33,7 @@ enum class Codec : uint8_t {
   kZstd = 1,       ///< one zstd frame
   kBytePlane = 2,  ///< byte planes of float elements, each zstd-compressed or raw
   kBlockFields = 3,  ///< quantized blocks regrouped by field, each group zstd or raw
+  kPalette = 4,      ///< few distinct elements: a value table and packed indices
 };
 
 /// Element types, numbered as ggml numbers them so GGUF ids map one to one; types that

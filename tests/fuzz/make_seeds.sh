@@ -171,6 +171,16 @@ def fields(data, lengths, methods, tail=b""):  # codec 3: blocks regrouped by fi
     return head + table + body + tail
 q8 = b"".join(struct.pack("<e", 0.01 * (i % 7 + 1)) + bytes((i * 5 + k) % 256 for k in range(32)) for i in range(40))
 put("byteplane_decode", "fields_q8_0", len(q8) + 1, 8, fields(q8, [1, 1, 32], [1, 0, 1], tail=b"\x11"))
+def palette(values, indices, bits, method, tail=b""):  # codec 4: value table, packed indices
+    packed = bytearray((len(indices) * bits + 7) // 8)
+    for i, x in enumerate(indices):
+        packed[i * bits // 8] |= x << (i * bits % 8)
+    stored = zstd(bytes(packed)) if method == 1 else bytes(packed)
+    head = bytes([1, 2, bits, 0]) + struct.pack("<HH", len(values), 0)
+    return head + struct.pack(f"<{len(values)}H", *values) + bytes([method]) + struct.pack("<Q", len(stored)) + stored + tail
+ternary = [(i * 7 + i // 3) % 3 for i in range(301)]
+put("byteplane_decode", "palette_ternary", 2 * 301 + 1, 1, palette([0x0000, 0x2C00, 0xAC00], ternary, 2, 1, tail=b"\x01"))
+put("byteplane_decode", "palette_raw", 2 * 10, 1, palette([0x3C00], [0] * 10, 1, 0))
 PY
 
 # --- Manifests, keys, version state: first byte selects (fuzz_entry.h FuzzManifest).

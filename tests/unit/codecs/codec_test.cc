@@ -249,7 +249,8 @@ TEST(CodecTest, DamagedFieldsPayloadsAreRefused) {
 }
 
 TEST(CodecTest, NamesParseBack) {
-  for (Codec c : {Codec::kRaw, Codec::kZstd, Codec::kBytePlane, Codec::kBlockFields}) {
+  for (Codec c : {Codec::kRaw, Codec::kZstd, Codec::kBytePlane, Codec::kBlockFields,
+                  Codec::kPalette}) {
     EXPECT_EQ(ParseCodec(CodecName(static_cast<uint8_t>(c))), c);
   }
   EXPECT_FALSE(ParseCodec("lzma").has_value());
