@@ -81,15 +81,22 @@ int main(int argc, char** argv) {
 
   // mln: EncodeFrame on a copy of each frame, DecodePayload back (DecodeFrame would add the
   // XXH3 check the filter does; the codec core is what ZipNN's figures measure).
+  // EncodeFrame works in place, so each run starts from fresh copies, made before the clock
+  // starts: zstd's side below is not timed copying its input either.
   std::vector<mln::stream::Frame> encoded(frames.size());
-  double c = BestSeconds(runs, [&] {
+  double c = 1e30;
+  for (int r = 0; r < runs; ++r) {
     for (size_t i = 0; i < frames.size(); ++i) {
       encoded[i].header = frames[i].header;
-      encoded[i].payload.Resize(frames[i].payload.size());
+      encoded[i].payload = AlignedBuffer(frames[i].payload.size());
       std::memcpy(encoded[i].payload.data(), frames[i].payload.data(), frames[i].payload.size());
-      if (!mln::codecs::EncodeFrame(encoded[i], options)) std::abort();
     }
-  });
+    c = std::min(c, BestSeconds(1, [&] {
+      for (auto& f : encoded) {
+        if (!mln::codecs::EncodeFrame(f, options)) std::abort();
+      }
+    }));
+  }
   uint64_t stored = 0;
   for (auto& f : encoded) stored += f.payload.size();
   std::vector<AlignedBuffer> decoded(frames.size());
