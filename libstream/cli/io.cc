@@ -4,56 +4,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <csignal>
 #include <cerrno>
 #include <cstring>
+
+#include "libstream/base/signal_cleanup.h"
 
 namespace mln::cli {
 namespace {
 
 std::string ErrnoText() { return std::strerror(errno); }
-
-// Temporary outputs to remove if a signal ends the process (Ctrl-C, kill, hang-up), so an
-// interrupted run leaves no hidden partial file behind. Fixed slots: the handler may only
-// touch memory that needs no allocation, and unlink(2) is async-signal-safe.
-constexpr int kTempSlots = 8;
-constexpr size_t kTempPathMax = 4096;
-char g_temp_paths[kTempSlots][kTempPathMax];
-volatile sig_atomic_t g_temp_used[kTempSlots];
-
-void RemoveTempsAndReraise(int sig) {
-  for (int i = 0; i < kTempSlots; ++i) {
-    if (g_temp_used[i]) ::unlink(g_temp_paths[i]);
-  }
-  ::signal(sig, SIG_DFL);
-  ::raise(sig);
-}
-
-int RegisterTemp(const std::string& path) {
-  static bool installed = false;
-  if (!installed) {
-    installed = true;
-    for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
-      struct sigaction sa = {};
-      sa.sa_handler = RemoveTempsAndReraise;
-      sigemptyset(&sa.sa_mask);
-      ::sigaction(sig, &sa, nullptr);
-    }
-  }
-  if (path.size() >= kTempPathMax) return -1;
-  for (int i = 0; i < kTempSlots; ++i) {
-    if (!g_temp_used[i]) {
-      std::memcpy(g_temp_paths[i], path.c_str(), path.size() + 1);
-      g_temp_used[i] = 1;
-      return i;
-    }
-  }
-  return -1;  // more outputs than slots: those are only removed on normal failure
-}
-
-void UnregisterTemp(int slot) {
-  if (slot >= 0) g_temp_used[slot] = 0;
-}
 
 }  // namespace
 
@@ -112,7 +71,7 @@ Result<std::unique_ptr<Output>> Output::Open(const std::string& path, bool force
   fchmod(fd, 0666 & ~mask);
   out->fd_ = fd;
   out->tmp_path_ = tmpl;
-  out->signal_slot_ = RegisterTemp(tmpl);
+  out->signal_slot_ = RemoveOnSignal(tmpl);
   // Commit fsyncs the file before it renames it: writing it back as it grows lets the disk
   // work while the filter still computes (a 1 GiB mln-apply otherwise waited ~0.8 s for
   // fsync at the end). 8 MiB is a few chunks: large enough for few calls, small enough to
@@ -134,12 +93,12 @@ Result<void> Output::Commit() {
     return Fail(Error{Errc::kIo, "close failed: " + ErrnoText(), name_});
   }
   fd_ = -1;
-  UnregisterTemp(signal_slot_);
-  signal_slot_ = -1;
   if (::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
     return Fail(Error{Errc::kCantCreate, "cannot rename into place: " + ErrnoText(), name_});
   }
   committed_ = true;
+  ForgetOnSignal(signal_slot_);  // after the rename: until then a signal removes the temporary
+  signal_slot_ = -1;
   // Make the rename itself durable.
   int dir = ::open(DirName(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir >= 0) {
@@ -158,7 +117,7 @@ Output::~Output() {
   if (!path_.empty()) {
     if (fd_ >= 0) ::close(fd_);
     if (!committed_ && !tmp_path_.empty()) ::unlink(tmp_path_.c_str());
-    UnregisterTemp(signal_slot_);
+    ForgetOnSignal(signal_slot_);
   }
 }
 

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "libstream/base/signal_cleanup.h"
 #include "libstream/formats/onnx.h"
 
 namespace mln::formats {
@@ -149,9 +150,13 @@ DirExternalWriter::~DirExternalWriter() {
   if (fd_ >= 0) {
     ::close(fd_);
     ::unlink(open_tmp_.c_str());
+    ForgetOnSignal(open_slot_);
   }
   if (committed_) return;
-  for (const Written& f : written_) ::unlink(f.tmp.c_str());
+  for (const Written& f : written_) {
+    ::unlink(f.tmp.c_str());
+    ForgetOnSignal(f.signal_slot);
+  }
   // Only the directories this run made, deepest first; rmdir leaves any that are not empty.
   for (auto it = made_dirs_.rbegin(); it != made_dirs_.rend(); ++it) ::rmdir(it->c_str());
 }
@@ -225,6 +230,7 @@ Result<ByteSink*> DirExternalWriter::Open(const std::string& location, uint64_t 
   ::umask(mask);
   ::fchmod(fd, 0666 & ~mask);
   fd_ = fd;
+  open_slot_ = RemoveOnSignal(tmp);
   open_tmp_ = tmp;
   open_path_ = path;
   open_name_ = dir_ + "/" + location;
@@ -239,7 +245,8 @@ Result<void> DirExternalWriter::Close() {
   int fd = fd_;
   fd_ = -1;
   sink_.reset();
-  written_.push_back({open_tmp_, open_path_});
+  written_.push_back({open_tmp_, open_path_, open_slot_});
+  open_slot_ = -1;
   if (::close(fd) != 0) return Fail(Error{Errc::kIo, "close failed: " + ErrnoText(), open_name_});
   return {};
 }
@@ -250,6 +257,7 @@ Result<void> DirExternalWriter::Commit() {
     if (::rename(f.tmp.c_str(), f.path.c_str()) != 0) {
       return Fail(Error{Errc::kCantCreate, "cannot rename into place: " + ErrnoText(), f.path});
     }
+    ForgetOnSignal(f.signal_slot);
   }
   committed_ = true;
   // Make the renames durable before the model that names these files appears.

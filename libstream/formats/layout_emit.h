@@ -96,6 +96,7 @@ class DirExternalWriter final : public ExternalFileWriter {
 
   struct Written {
     std::string tmp, path;
+    int signal_slot;  // base/signal_cleanup.h: removes tmp if a signal ends the run
   };
   std::string dir_, dir_real_, model_real_;
   std::vector<Written> written_;
@@ -103,6 +104,7 @@ class DirExternalWriter final : public ExternalFileWriter {
   std::unordered_set<std::string> taken_;
   std::string open_tmp_, open_path_, open_name_;
   int fd_ = -1;
+  int open_slot_ = -1;
   std::unique_ptr<ByteSink> sink_;
   bool committed_ = false;
 };

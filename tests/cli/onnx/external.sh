@@ -132,6 +132,29 @@ hostile "$T/h/bad.onnx" $(for i in $(seq 0 4096); do echo "f$i:0:0"; done)
 expect_exit 65 mln-parse "$T/h/bad.onnx"
 expect_err "'t4096'.*more than 4096 data files refused"
 
+# Killed while its data file is being written, mln-emit leaves neither the model, nor the
+# data file, nor a hidden temporary of either.
+mln-parse "$T/m/external_one/model.onnx" -o "$T/one.mlns"
+size=$(stat -c %s "$T/one.mlns")
+for sig in INT TERM; do
+  mkdir "$T/k"
+  mkfifo "$T/fifo"
+  mln-emit "$T/fifo" -o "$T/k/model.onnx" 2>/dev/null &
+  pid=$!
+  exec 7>"$T/fifo"
+  head -c $((size - 16)) "$T/one.mlns" >&7  # all but the trailer's end: it waits for the rest
+  for _ in $(seq 50); do ls -A "$T/k" | grep -q '^\.weights\.bin\.mln-' && break; sleep 0.1; done
+  ls -A "$T/k" | grep -q '^\.weights\.bin\.mln-' ||
+    fail "no data-file temporary appeared (test setup): $(ls -A "$T/k")"
+  kill -s "$sig" "$pid"
+  code=0; wait "$pid" || code=$?
+  exec 7>&-
+  rm "$T/fifo"
+  [ "$code" -ne 0 ] || fail "SIG$sig: mln-emit exited 0"
+  [ -z "$(ls -A "$T/k")" ] || fail "SIG$sig left $(ls -A "$T/k")"
+  rmdir "$T/k"
+done
+
 # Delta tools: a patch would rebuild the model file without its weights, so they refuse.
 cp -r "$T/m/external_one" "$T/v2"
 /usr/bin/python3 - "$T/v2/weights.bin" <<'PY'
