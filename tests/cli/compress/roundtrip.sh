@@ -8,7 +8,7 @@ for f in $(gguf_fixtures); do
   mln-emit "$T/z" | cmp - "$f" || fail "emit of the compressed stream of $f differs"
   mln-compress -d < "$T/z" | cmp - "$T/s" || fail "-d did not restore the stream of $f"
   mln-compress -T 1 < "$T/s" | cmp - "$T/z" || fail "-T 1 and -T 2 differ on $f"
-  for codec in raw zstd byteplane; do
+  for codec in raw zstd byteplane fields palette; do
     mln-compress --codec $codec < "$T/s" | mln-emit | cmp - "$f" || fail "--codec $codec on $f"
   done
 done
