@@ -1,93 +1,121 @@
+// The float delta's decode in two passes per block: a scalar gather of each element's delta
+// from its exponent group, then the arithmetic on whole vectors (Highway runtime dispatch).
+// In one pass, the ~25 scalar instructions per element bounded the loop, not memory.
 #include "libstream/kernels/float_delta.h"
 
-#include <cstring>
-#include <type_traits>
-#include <vector>
+#include <algorithm>
 
+#include "libstream/kernels/float_delta_internal.h"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "libstream/kernels/float_delta.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
 namespace mln::kernels {
-namespace {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
 
-// Order-preserving bijection between float bit patterns and unsigned integers: negative
-// values have all bits flipped, positive ones only the sign, so -0 and +0 stay distinct
-// and neighbours differ by one.
-// Branch-free: signs of trained weights are random, so a branch would mispredict half the
-// time.
-template <typename U>
-U Key(U bits) {
-  constexpr unsigned kTop = sizeof(U) * 8 - 1;
-  const U sign_fill = U(0) - U(bits >> kTop);  // all ones for negative values
-  return U(bits ^ (sign_fill | U(U(1) << kTop)));
-}
-template <typename U>
-U Unkey(U key) {
-  constexpr unsigned kTop = sizeof(U) * 8 - 1;
-  const U neg_fill = U(U(key >> kTop) - U(1));  // all ones when the key is below the middle
-  return U(key ^ (neg_fill | U(U(1) << kTop)));
-}
-template <typename U>
-U ZigZag(U d) {  // d is a two's complement difference
-  using S = std::make_signed_t<U>;
-  return U(U(d << 1) ^ U(S(d) >> (sizeof(U) * 8 - 1)));
-}
-template <typename U>
-U UnZigZag(U z) {
-  return U((z >> 1) ^ U(0 - (z & 1)));
-}
+// Lanes: contiguous parts of the elements, each with a counter per group of its own, whose
+// gathers interleave so that the store-to-load chains through the counters overlap (most
+// neighbours share an exponent, hence a counter). Within a group the delta keeps element
+// order, so lane k's elements of a group follow those of lanes 0..k-1: its counters start
+// where theirs end.
+constexpr size_t kLanes = 2;  // 4 were slower: more streams, and spills
+constexpr size_t kMaxGroups = 256;  // 8 exponent bits at most
+// Elements per lane gathered before the arithmetic pass: all lanes' deltas stay in L1.
+constexpr size_t kBlock = 1024;
 
 template <typename U>
-U Load(const uint8_t* p, size_t i) {
-  U v;
-  std::memcpy(&v, p + i * sizeof(U), sizeof(U));
-  return v;
-}
-template <typename U>
-void Store(uint8_t* p, size_t i, U v) {
-  std::memcpy(p + i * sizeof(U), &v, sizeof(U));
-}
+struct Plan {
+  size_t bound[kLanes + 1];  // lane k covers elements [bound[k], bound[k + 1])
+  size_t common;             // elements every lane has (the shortest one's count)
+  size_t next[kLanes][kMaxGroups];  // where lane k's next element of group g is in the delta
+};
 
-// Start position of each exponent group, from the base alone (so both sides agree).
+// The counters' start values, from the base alone (as the encoder's): a histogram per lane,
+// then an exclusive prefix sum in group-major, lane-minor order.
 template <typename U>
-std::vector<size_t> GroupStarts(const uint8_t* base, size_t n, FloatLayout l) {
-  const U mask = U((1u << l.exp_bits) - 1);
-  std::vector<size_t> start(size_t{1} << l.exp_bits, 0);
-  for (size_t i = 0; i < n; ++i) ++start[(Load<U>(base, i) >> l.exp_shift) & mask];
-  size_t sum = 0;
-  for (size_t& s : start) {
-    size_t c = s;
-    s = sum;
-    sum += c;
+void PlanLanes(const uint8_t* base, size_t n, FloatLayout l, Plan<U>& p) {
+  for (size_t k = 0; k <= kLanes; ++k) p.bound[k] = n / kLanes * k + std::min(k, n % kLanes);
+  p.common = n / kLanes;
+  std::fill_n(&p.next[0][0], kLanes * kMaxGroups, 0);
+  for (size_t i = 0; i < p.common; ++i) {
+    for (size_t k = 0; k < kLanes; ++k) {
+      ++p.next[k][internal::Group(internal::Load<U>(base, p.bound[k] + i), l)];
+    }
   }
-  return start;
+  for (size_t k = 0; k < kLanes; ++k) {
+    for (size_t i = p.bound[k] + p.common; i < p.bound[k + 1]; ++i) {
+      ++p.next[k][internal::Group(internal::Load<U>(base, i), l)];
+    }
+  }
+  size_t sum = 0;
+  for (size_t g = 0; g < (size_t{1} << l.exp_bits); ++g) {
+    for (size_t k = 0; k < kLanes; ++k) {
+      size_t c = p.next[k][g];
+      p.next[k][g] = sum;
+      sum += c;
+    }
+  }
 }
 
+// target[i] = Unkey(Key(base[i]) + UnZigZag(z[i])) for `count` elements; the vector form of
+// internal::Key, Unkey and UnZigZag.
 template <typename U>
-void Encode(const uint8_t* base, const uint8_t* target, size_t n, FloatLayout l, uint8_t* delta) {
-  std::vector<size_t> next = GroupStarts<U>(base, n, l);
-  const U mask = U((1u << l.exp_bits) - 1);
-  for (size_t i = 0; i < n; ++i) {
-    U b = Load<U>(base, i);
-    U d = U(Key(Load<U>(target, i)) - Key(b));
-    Store<U>(delta, next[(b >> l.exp_shift) & mask]++, ZigZag(d));
+void Finish(const uint8_t* base, const U* z, size_t count, uint8_t* target) {
+  const hn::ScalableTag<U> d;
+  const size_t lanes = hn::Lanes(d);
+  constexpr int kTop = sizeof(U) * 8 - 1;
+  const auto top = hn::Set(d, U(U(1) << kTop));
+  const auto one = hn::Set(d, U(1));
+  const auto zero = hn::Zero(d);
+  size_t i = 0;
+  for (; i + lanes <= count; i += lanes) {
+    auto b = hn::LoadU(d, reinterpret_cast<const U*>(base) + i);
+    auto zz = hn::LoadU(d, z + i);
+    auto key = hn::Xor(b, hn::Or(hn::Sub(zero, hn::ShiftRight<kTop>(b)), top));
+    auto delta = hn::Xor(hn::ShiftRight<1>(zz), hn::Sub(zero, hn::And(zz, one)));
+    auto sum = hn::Add(key, delta);
+    auto out = hn::Xor(sum, hn::Or(hn::Sub(hn::ShiftRight<kTop>(sum), one), top));
+    hn::StoreU(out, d, reinterpret_cast<U*>(target) + i);
+  }
+  for (; i < count; ++i) {
+    U b = internal::Load<U>(base, i);
+    internal::Store<U>(target, i, internal::Unkey(U(internal::Key(b) + internal::UnZigZag(z[i]))));
   }
 }
 
 template <typename U>
 void Decode(const uint8_t* base, const uint8_t* delta, size_t n, FloatLayout l, uint8_t* target) {
-  std::vector<size_t> next = GroupStarts<U>(base, n, l);
-  const U mask = U((1u << l.exp_bits) - 1);
-  for (size_t i = 0; i < n; ++i) {
-    U b = Load<U>(base, i);
-    U d = UnZigZag(Load<U>(delta, next[(b >> l.exp_shift) & mask]++));
-    Store<U>(target, i, Unkey(U(Key(b) + d)));
+  Plan<U> p;
+  PlanLanes<U>(base, n, l, p);
+  HWY_ALIGN U z[kLanes][kBlock];
+  // Gathers lane k's deltas for its elements [from, from + count) into z[k].
+  auto gather = [&](size_t k, size_t from, size_t count) {
+    for (size_t i = 0; i < count; ++i) {
+      z[k][i] = internal::Load<U>(delta, p.next[k][internal::Group(internal::Load<U>(base, from + i), l)]++);
+    }
+  };
+  for (size_t i0 = 0; i0 < p.common; i0 += kBlock) {
+    const size_t count = std::min(kBlock, p.common - i0);
+    for (size_t i = 0; i < count; ++i) {
+      for (size_t k = 0; k < kLanes; ++k) {
+        const U b = internal::Load<U>(base, p.bound[k] + i0 + i);
+        z[k][i] = internal::Load<U>(delta, p.next[k][internal::Group(b, l)]++);
+      }
+    }
+    for (size_t k = 0; k < kLanes; ++k) {
+      const size_t at = (p.bound[k] + i0) * sizeof(U);
+      Finish<U>(base + at, z[k], count, target + at);
+    }
   }
-}
-
-}  // namespace
-
-void EncodeFloatDelta(const uint8_t* base, const uint8_t* target, size_t n, FloatLayout layout,
-                      uint8_t* delta) {
-  if (layout.width == 2) Encode<uint16_t>(base, target, n, layout, delta);
-  else Encode<uint32_t>(base, target, n, layout, delta);
+  for (size_t k = 0; k < kLanes; ++k) {  // the one element a longer lane has more
+    const size_t from = p.bound[k] + p.common, count = p.bound[k + 1] - from;
+    gather(k, from, count);
+    Finish<U>(base + from * sizeof(U), z[k], count, target + from * sizeof(U));
+  }
 }
 
 void DecodeFloatDelta(const uint8_t* base, const uint8_t* delta, size_t n, FloatLayout layout,
@@ -96,4 +124,26 @@ void DecodeFloatDelta(const uint8_t* base, const uint8_t* delta, size_t n, Float
   else Decode<uint32_t>(base, delta, n, layout, target);
 }
 
+}  // namespace HWY_NAMESPACE
 }  // namespace mln::kernels
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace mln::kernels {
+
+HWY_EXPORT(DecodeFloatDelta);
+
+// Encoding runs once per patch, in mln-diff, where the codec dominates: the one-lane
+// specification is fast enough there.
+void EncodeFloatDelta(const uint8_t* base, const uint8_t* target, size_t n, FloatLayout layout,
+                      uint8_t* delta) {
+  ref::EncodeFloatDelta(base, target, n, layout, delta);
+}
+
+void DecodeFloatDelta(const uint8_t* base, const uint8_t* delta, size_t n, FloatLayout layout,
+                      uint8_t* target) {
+  HWY_DYNAMIC_DISPATCH(DecodeFloatDelta)(base, delta, n, layout, target);
+}
+
+}  // namespace mln::kernels
+#endif  // HWY_ONCE

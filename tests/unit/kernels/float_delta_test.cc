@@ -1,3 +1,5 @@
+// The float delta: every compiled SIMD target of the decoder against the scalar reference,
+// then properties of the transform itself.
 #include "libstream/kernels/float_delta.h"
 
 #include <gtest/gtest.h>
@@ -5,12 +7,90 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <random>
 #include <vector>
 
 #include "tests/support/test_util.h"
 
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "tests/unit/kernels/float_delta_test.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "hwy/tests/hwy_gtest.h"
+
+HWY_BEFORE_NAMESPACE();
 namespace mln::kernels {
-namespace {
+namespace HWY_NAMESPACE {
+
+// Base and target like a fine-tune's: small weights moved by a few ulps, so long runs of
+// one exponent group (the counters' worst case), with some random bit patterns mixed in.
+void FineTuneLike(FloatLayout l, size_t n, uint64_t seed, std::vector<uint8_t>& base,
+                  std::vector<uint8_t>& target) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> weight(0.0f, 0.02f);
+  std::uniform_int_distribution<int> step(-3, 3), rare(0, 99);
+  base.assign(n * l.width, 0);
+  target.assign(n * l.width, 0);
+  for (size_t i = 0; i < n; ++i) {
+    float w = weight(rng);
+    uint32_t bits;
+    std::memcpy(&bits, &w, 4);
+    if (l.width == 2) bits >>= 16;  // the bf16 of it; as f16 bits, just as narrow groups
+    uint32_t moved = bits + static_cast<uint32_t>(step(rng));
+    if (rare(rng) == 0) moved = static_cast<uint32_t>(rng());
+    std::memcpy(&base[i * l.width], &bits, l.width);
+    std::memcpy(&target[i * l.width], &moved, l.width);
+  }
+}
+
+// Sizes around the lanes, the vector lengths and the gather blocks, from unaligned
+// addresses, out of place and in place, on every layout.
+void TestDecodeMatchesReference() {
+  constexpr FloatLayout kLayouts[] = {{2, 10, 5}, {2, 7, 8}, {4, 23, 8}};
+  for (FloatLayout l : kLayouts) {
+    for (size_t n : {0u, 1u, 2u, 3u, 4u, 5u, 31u, 32u, 33u, 1023u, 1024u, 1025u, 2047u, 2048u,
+                     2049u, 2050u, 4095u, 4097u, 10000u, 65537u}) {
+      for (int kind = 0; kind < 2; ++kind) {
+        std::vector<uint8_t> base, target;
+        if (kind == 0) {
+          FineTuneLike(l, n, n + l.exp_bits, base, target);
+        } else {
+          base = testing::RandomBytes(n * l.width, 2 * n + l.width);
+          target = testing::RandomBytes(n * l.width, 9 * n + l.width);
+        }
+        std::vector<uint8_t> delta(n * l.width + 1), want(n * l.width);
+        ref::EncodeFloatDelta(base.data(), target.data(), n, l, delta.data() + 1);
+        ref::DecodeFloatDelta(base.data(), delta.data() + 1, n, l, want.data());
+        ASSERT_EQ(want, target);
+        std::vector<uint8_t> got(n * l.width + 1);
+        DecodeFloatDelta(base.data(), delta.data() + 1, n, l, got.data() + 1);
+        ASSERT_TRUE(std::equal(want.begin(), want.end(), got.begin() + 1))
+            << "width " << l.width << " exp_bits " << l.exp_bits << " n " << n << " kind " << kind;
+        std::vector<uint8_t> in_place(n * l.width + 1);
+        std::copy(base.begin(), base.end(), in_place.begin() + 1);
+        DecodeFloatDelta(in_place.data() + 1, delta.data() + 1, n, l, in_place.data() + 1);
+        ASSERT_TRUE(std::equal(want.begin(), want.end(), in_place.begin() + 1))
+            << "in place: width " << l.width << " n " << n << " kind " << kind;
+        std::vector<uint8_t> encoded(n * l.width);
+        EncodeFloatDelta(base.data(), target.data(), n, l, encoded.data());
+        ASSERT_TRUE(std::equal(encoded.begin(), encoded.end(), delta.begin() + 1));
+      }
+    }
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace mln::kernels
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace mln_float_delta_test {
+using namespace mln::kernels;  // NOLINT: HWY_EXPORT finds the per-target functions here
+HWY_BEFORE_TEST(FloatDeltaKernelTest);
+HWY_EXPORT_AND_TEST_P(FloatDeltaKernelTest, TestDecodeMatchesReference);
+}  // namespace mln_float_delta_test
+
+namespace mln::kernels {namespace {
 
 constexpr FloatLayout kF16{2, 10, 5}, kBF16{2, 7, 8}, kF32{4, 23, 8};
 
@@ -83,3 +163,4 @@ TEST(FloatDelta, SmallMovesAreSmallNumbersGroupedByExponent) {
 
 }  // namespace
 }  // namespace mln::kernels
+#endif  // HWY_ONCE
