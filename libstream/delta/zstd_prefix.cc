@@ -141,7 +141,9 @@ size_t SharedPrefix::footprint() const {
 // larger, and sharing would change the output.
 const SharedPrefix::Tables* SharedPrefix::TablesFor(std::span<const uint8_t> in) {
   constexpr size_t kCdictSizeGuess = 513;
-  if (bytes_.empty() || in.empty()) return nullptr;
+  // Indexing a prefix this small costs less than building tables apart and copying them.
+  constexpr size_t kMinShared = 16u << 10;
+  if (bytes_.size() < kMinShared || in.empty()) return nullptr;
   ZSTD_compressionParameters want = PrefixParams(level_, in.size(), bytes_.size());
   ZSTD_compressionParameters cdict_params = ZSTD_adjustCParams(want, kCdictSizeGuess, bytes_.size());
   if (!SameTables(want, cdict_params)) return nullptr;
