@@ -25,9 +25,9 @@ Result<AlignedBuffer> DecompressWithPrefix(std::span<const uint8_t> in,
 /// small non-tensor ranges of the new file look into). At level 19 zstd spends most of a
 /// small input's time indexing the prefix; here the index of a prefix of 16 KiB or more is
 /// built once per set of table sizes (a raw-content ZSTD_CDict) and copied into each
-/// compression. Compress(in) returns
-/// exactly CompressWithPrefix(in, bytes(), level): the tables are shared only where zstd
-/// would size them the same for both, and each frame decodes with DecompressWithPrefix.
+/// compression. Compress(in) returns exactly CompressWithPrefix(in, bytes(), level): the
+/// tables are shared only where zstd would size them the same for both, and each frame
+/// decodes with DecompressWithPrefix.
 /// Building the tables costs what loading the prefix into a context does; a prefix used
 /// once costs one copy of them more. Safe to call from several threads.
 class SharedPrefix {
