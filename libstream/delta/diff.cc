@@ -346,8 +346,8 @@ std::vector<PatchOp> CandidateOps(uint32_t dtype, uint64_t n) {
 // A base window that non-tensor ranges of the new file are delta-coded against, with its
 // checksum.
 struct Window {
-  Window(AlignedBuffer bytes, int level) : checksum(crypto::Xxh3(bytes.span())),
-                                           prefix(std::move(bytes), level) {}
+  Window(AlignedBuffer bytes, int level, bool shared)
+      : checksum(crypto::Xxh3(bytes.span())), prefix(std::move(bytes), level, shared) {}
   uint64_t checksum;
   SharedPrefix prefix;
 };
@@ -363,12 +363,12 @@ class WindowCache {
   WindowCache(const ModelFile& base, int level) : base_(base), level_(level) {}
 
   Result<std::shared_ptr<Window>> Get(uint64_t offset, uint64_t size) {
-    auto read = [&]() -> Result<std::shared_ptr<Window>> {
+    auto read = [&](bool shared) -> Result<std::shared_ptr<Window>> {
       AlignedBuffer bytes(size);
       MLN_RETURN_IF_ERROR(base_.ReadAt(offset, bytes.data(), size));
-      return std::make_shared<Window>(std::move(bytes), level_);
+      return std::make_shared<Window>(std::move(bytes), level_, shared);
     };
-    if (size > kLargest) return read();
+    if (size > kLargest) return read(false);
     std::lock_guard lock(mu_);
     for (auto it = recent_.begin(); it != recent_.end(); ++it) {
       if (it->offset == offset && it->size == size) {
@@ -376,7 +376,7 @@ class WindowCache {
         return recent_.front().window;
       }
     }
-    MLN_TRY(auto w, read());
+    MLN_TRY(auto w, read(true));
     recent_.push_front({offset, size, w});
     size_t held = 0;
     for (auto it = recent_.begin(); it != recent_.end();) {
@@ -391,7 +391,7 @@ class WindowCache {
   }
 
  private:
-  static constexpr uint64_t kLargest = 2u << 20;
+  static constexpr uint64_t kLargest = 4u << 20;
   static constexpr size_t kBudget = 96u << 20;
   struct Entry {
     uint64_t offset, size;

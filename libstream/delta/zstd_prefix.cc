@@ -122,8 +122,8 @@ struct SharedPrefix::Tables {
   std::unique_ptr<ZSTD_CDict, CdictFree> cdict;
 };
 
-SharedPrefix::SharedPrefix(AlignedBuffer bytes, int level)
-    : bytes_(std::move(bytes)), level_(level) {}
+SharedPrefix::SharedPrefix(AlignedBuffer bytes, int level, bool share_tables)
+    : bytes_(std::move(bytes)), level_(level), share_tables_(share_tables) {}
 SharedPrefix::~SharedPrefix() = default;
 
 size_t SharedPrefix::footprint() const {
@@ -143,7 +143,7 @@ const SharedPrefix::Tables* SharedPrefix::TablesFor(std::span<const uint8_t> in)
   constexpr size_t kCdictSizeGuess = 513;
   // Indexing a prefix this small costs less than building tables apart and copying them.
   constexpr size_t kMinShared = 16u << 10;
-  if (bytes_.size() < kMinShared || in.empty()) return nullptr;
+  if (!share_tables_ || bytes_.size() < kMinShared || in.empty()) return nullptr;
   ZSTD_compressionParameters want = PrefixParams(level_, in.size(), bytes_.size());
   ZSTD_compressionParameters cdict_params = ZSTD_adjustCParams(want, kCdictSizeGuess, bytes_.size());
   if (!SameTables(want, cdict_params)) return nullptr;

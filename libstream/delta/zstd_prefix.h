@@ -28,11 +28,12 @@ Result<AlignedBuffer> DecompressWithPrefix(std::span<const uint8_t> in,
 /// compression. Compress(in) returns exactly CompressWithPrefix(in, bytes(), level): the
 /// tables are shared only where zstd would size them the same for both, and each frame
 /// decodes with DecompressWithPrefix.
-/// Building the tables costs what loading the prefix into a context does; a prefix used
-/// once costs one copy of them more. Safe to call from several threads.
+/// Safe to call from several threads.
 class SharedPrefix {
  public:
-  SharedPrefix(AlignedBuffer bytes, int level);
+  /// Without `share_tables`, Compress is CompressWithPrefix: for a prefix used once,
+  /// building tables apart would cost one copy of them more.
+  SharedPrefix(AlignedBuffer bytes, int level, bool share_tables = true);
   ~SharedPrefix();
   SharedPrefix(const SharedPrefix&) = delete;
   SharedPrefix& operator=(const SharedPrefix&) = delete;
@@ -48,6 +49,7 @@ class SharedPrefix {
 
   AlignedBuffer bytes_;
   int level_;
+  bool share_tables_;
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<Tables>> tables_;
 };
