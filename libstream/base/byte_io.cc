@@ -14,6 +14,7 @@ namespace {
 // Small reads (frame prefixes, GGUF fields) come from this buffer; large payload reads
 // bypass it. 1 MiB matches the pipe buffer we ask the kernel for.
 constexpr size_t kReadBuffer = 1 << 20;
+constexpr size_t kPeekMax = 64 * 1024;  // what ByteSource::Peek may ask (byte_io.h)
 constexpr size_t kWriteBuffer = 1 << 20;
 
 // A bigger pipe buffer cuts context switches between the two ends of `a | b` several-fold.
@@ -161,9 +162,15 @@ static size_t ReadBufferSize(const ByteSource& src) {
   return total && *total < kReadBuffer ? std::max<size_t>(*total, 1) : kReadBuffer;
 }
 
+void ByteSource::AllocateBuffer() {
+  if (buf_) return;
+  buf_size_ = ReadBufferSize(*this);
+  buf_.reset(new uint8_t[buf_size_]);  // uninitialised: ReadRaw fills what is used
+}
+
 Result<size_t> ByteSource::Fill() {
-  if (buf_.empty()) buf_.resize(ReadBufferSize(*this));
-  MLN_TRY(size_t got, ReadRaw(buf_.data(), buf_.size()));
+  AllocateBuffer();
+  MLN_TRY(size_t got, ReadRaw(buf_.get(), buf_size_));
   buf_pos_ = 0;
   buf_len_ = got;
   return got;
@@ -175,7 +182,7 @@ Result<size_t> ByteSource::Read(void* dst, size_t n) {
   while (done < n) {
     if (buf_pos_ < buf_len_) {
       size_t k = std::min(n - done, buf_len_ - buf_pos_);
-      std::memcpy(out + done, buf_.data() + buf_pos_, k);
+      std::memcpy(out + done, buf_.get() + buf_pos_, k);
       buf_pos_ += k;
       done += k;
       continue;
@@ -217,19 +224,22 @@ Result<void> ByteSource::Skip(uint64_t n, const char* what) {
 }
 
 Result<std::span<const uint8_t>> ByteSource::Peek(size_t n) {
-  n = std::min<size_t>(n, 64 * 1024);
-  if (buf_.empty()) buf_.resize(ReadBufferSize(*this));
+  n = std::min<size_t>(n, kPeekMax);
+  AllocateBuffer();
   if (buf_len_ - buf_pos_ < n) {
-    std::memmove(buf_.data(), buf_.data() + buf_pos_, buf_len_ - buf_pos_);
+    std::memmove(buf_.get(), buf_.get() + buf_pos_, buf_len_ - buf_pos_);
     buf_len_ -= buf_pos_;
     buf_pos_ = 0;
     while (buf_len_ < n) {
-      MLN_TRY(size_t got, ReadRaw(buf_.data() + buf_len_, buf_.size() - buf_len_));
+      // Only what was asked for (format bidding wants a few KiB): several parsers open a
+      // model just to bid on it, and a full buffer each was 1 MiB read per bid.
+      size_t want = std::min(buf_size_, kPeekMax) - buf_len_;
+      MLN_TRY(size_t got, ReadRaw(buf_.get() + buf_len_, want));
       if (got == 0) break;
       buf_len_ += got;
     }
   }
-  return std::span<const uint8_t>(buf_.data() + buf_pos_, std::min(n, buf_len_ - buf_pos_));
+  return std::span<const uint8_t>(buf_.get() + buf_pos_, std::min(n, buf_len_ - buf_pos_));
 }
 
 Result<bool> ByteSource::AtEnd() {

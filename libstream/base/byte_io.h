@@ -49,11 +49,13 @@ class ByteSource {
 
  private:
   Result<size_t> Fill();
+  void AllocateBuffer();
 
   std::string name_;
   uint64_t position_ = 0;
-  std::vector<uint8_t> buf_;
-  size_t buf_pos_ = 0, buf_len_ = 0;
+  // Not a std::vector: its resize() zeroes the whole buffer, which ReadRaw overwrites.
+  std::unique_ptr<uint8_t[]> buf_;
+  size_t buf_size_ = 0, buf_pos_ = 0, buf_len_ = 0;
 };
 
 /// Reads a file descriptor; owns it when `owned`.

@@ -8,6 +8,7 @@
 #include <functional>
 #include <future>
 #include <limits>
+#include <list>
 #include <mutex>
 #include <unordered_map>
 
@@ -47,10 +48,12 @@ bool IsFloat(uint32_t dtype) {
 void SetOp(FrameHeader& h, PatchOp op) { h.op = static_cast<uint8_t>(op); }
 bool HasOp(const FrameHeader& h, PatchOp op) { return h.op == static_cast<uint8_t>(op); }
 
-// SHA-256 of a whole file, read in its own thread while the diff runs.
+// SHA-256 of a whole file, read in its own thread while the diff runs. A 256 KiB buffer
+// stays in cache between read and hash; a 4 MiB one cost a page fault per 4 KiB of a
+// small model, which for a 2.5 MB TFLite was a tenth of the diff.
 Result<crypto::Sha256Digest> FileSha256(const ModelFile& file, const std::atomic<bool>& cancel) {
   crypto::Sha256 sha;
-  AlignedBuffer buf(4u << 20);
+  AlignedBuffer buf(static_cast<size_t>(std::min<uint64_t>(file.size(), 256u << 10)));
   for (uint64_t at = 0; at < file.size() && !cancel.load(std::memory_order_relaxed);) {
     size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), file.size() - at));
     MLN_RETURN_IF_ERROR(file.ReadAt(at, buf.data(), n));
@@ -340,11 +343,71 @@ std::vector<PatchOp> CandidateOps(uint32_t dtype, uint64_t n) {
   return {PatchOp::kSub, PatchOp::kSparse, PatchOp::kXor};
 }
 
+// A base window that non-tensor ranges of the new file are delta-coded against, with its
+// checksum.
+struct Window {
+  Window(AlignedBuffer bytes, int level, bool shared)
+      : checksum(crypto::Xxh3(bytes.span())), prefix(std::move(bytes), level, shared) {}
+  uint64_t checksum;
+  SharedPrefix prefix;
+};
+
+// The base windows ops used last, by base range. Many small ranges of a new file may look
+// into one window: in a pruned TFLite model, the ~140 flatbuffer pieces past the last one
+// the base has all take the base's last piece; reading, hashing and (at level 19, most of
+// the time) indexing it again for each was most of that diff. Windows stay while their
+// bytes and tables fit kBudget, least recently used out first; a window larger than
+// kLargest is read for its op alone, as before, so memory stays bounded.
+class WindowCache {
+ public:
+  WindowCache(const ModelFile& base, int level) : base_(base), level_(level) {}
+
+  Result<std::shared_ptr<Window>> Get(uint64_t offset, uint64_t size) {
+    auto read = [&](bool shared) -> Result<std::shared_ptr<Window>> {
+      AlignedBuffer bytes(size);
+      MLN_RETURN_IF_ERROR(base_.ReadAt(offset, bytes.data(), size));
+      return std::make_shared<Window>(std::move(bytes), level_, shared);
+    };
+    if (size > kLargest) return read(false);
+    std::lock_guard lock(mu_);
+    for (auto it = recent_.begin(); it != recent_.end(); ++it) {
+      if (it->offset == offset && it->size == size) {
+        recent_.splice(recent_.begin(), recent_, it);
+        return recent_.front().window;
+      }
+    }
+    MLN_TRY(auto w, read(true));
+    recent_.push_front({offset, size, w});
+    size_t held = 0;
+    for (auto it = recent_.begin(); it != recent_.end();) {
+      held += it->window->prefix.footprint();
+      if (it != recent_.begin() && held > kBudget) {
+        it = recent_.erase(it);  // an op still using it keeps it alive until done
+      } else {
+        ++it;
+      }
+    }
+    return w;
+  }
+
+ private:
+  static constexpr uint64_t kLargest = 4u << 20;
+  static constexpr size_t kBudget = 96u << 20;
+  struct Entry {
+    uint64_t offset, size;
+    std::shared_ptr<Window> window;
+  };
+  const ModelFile& base_;
+  int level_;
+  std::mutex mu_;
+  std::list<Entry> recent_;
+};
+
 // The parallel stage: turns one planned frame of the new file into its op.
 class OpMaker {
  public:
   OpMaker(const ModelFile& base, Planner& planner, const DiffOptions& options)
-      : base_(base), planner_(planner), options_(options) {}
+      : base_(base), planner_(planner), options_(options), windows_(base, options.bytes_level) {}
 
   Result<void> operator()(std::vector<Frame>& frames) const {
     Frame& f = frames.front();
@@ -445,20 +508,19 @@ class OpMaker {
     }
     probe = AlignedBuffer();
     auto width = IdeltaWidth(h.dtype);
-    AlignedBuffer ref;
+    std::shared_ptr<Window> window;
     if (p.ref_size > 0 && n > 0) {
-      ref = AlignedBuffer(p.ref_size);
-      MLN_RETURN_IF_ERROR(base_.ReadAt(p.ref_offset, ref.data(), p.ref_size));
+      MLN_TRY(window, windows_.Get(p.ref_offset, p.ref_size));
     }
+    std::span<const uint8_t> ref = window ? window->prefix.bytes() : std::span<const uint8_t>();
     std::optional<AlignedBuffer> best;
-    if (ref.size() > 0) {
-      MLN_TRY(AlignedBuffer z, CompressWithPrefix(f.payload.span(), ref.span(),
-                                                  options_.bytes_level));
+    if (!ref.empty()) {
+      MLN_TRY(AlignedBuffer z, window->prefix.Compress(f.payload.span()));
       if (z.size() < n) best = std::move(z);
     }
     // Typed integer arrays compete as differences.
     if (width && n > 0 && n % *width == 0) {
-      MLN_TRY(AlignedBuffer d, EncodeIdelta(f.payload.span(), ref.span(), *width,
+      MLN_TRY(AlignedBuffer d, EncodeIdelta(f.payload.span(), ref, *width,
                                             options_.bytes_level));
       if (d.size() < (best ? best->size() : n)) {
         SetOp(h, PatchOp::kIdelta);
@@ -466,9 +528,9 @@ class OpMaker {
       }
     }
     if (best) {
-      h.base_offset = ref.size() > 0 ? p.ref_offset : 0;
+      h.base_offset = window ? p.ref_offset : 0;
       h.base_size = ref.size();
-      h.base_checksum = crypto::Xxh3(ref.span());
+      h.base_checksum = window ? window->checksum : crypto::Xxh3(ref);
       f.payload = std::move(*best);
       return {};
     }
@@ -481,6 +543,7 @@ class OpMaker {
   const ModelFile& base_;
   Planner& planner_;
   const DiffOptions& options_;
+  mutable WindowCache windows_;
 };
 
 // The serial last stage: folds consecutive keeps whose base bytes are consecutive too into

@@ -82,9 +82,15 @@ Result<std::unique_ptr<ModelFile>> ModelFile::Open(ByteSource& src,
     m->size_ = src.size().value_or(0);
     if (!need_plan) return m;
     // Archives are parsed through libarchive, not a segment plan: copy the member out.
+    // A model's parse is kept for IndexModel and OpenFrames: parsing verifies the whole
+    // FlatBuffer of a TFLite model, and mln-diff used to do it five times for two files.
     auto probe_reader = m->Reader();
     MLN_TRY(auto probe, formats::OpenModel(*probe_reader, "", options));
-    if (dynamic_cast<stream::SegmentSource*>(probe.get()) != nullptr) return m;
+    if (dynamic_cast<stream::SegmentSource*>(probe.get()) != nullptr) {
+      m->parsed_reader_ = std::move(probe_reader);
+      m->parsed_ = std::move(probe);
+      return m;
+    }
   }
 
   MLN_TRY(int fd, MakeTempFile(m->name_));
@@ -121,9 +127,13 @@ Result<std::unique_ptr<ModelFile>> ModelFile::Open(ByteSource& src,
   return m;
 }
 
-Result<std::unique_ptr<stream::FrameSource>> OpenFrames(const ModelFile& file,
+Result<std::unique_ptr<stream::FrameSource>> OpenFrames(ModelFile& file,
                                                         const formats::ParseOptions& options,
                                                         std::unique_ptr<ByteSource>& reader) {
+  if (file.parsed_) {
+    reader = std::move(file.parsed_reader_);
+    return std::move(file.parsed_);
+  }
   reader = file.Reader();
   auto frames = formats::OpenModel(*reader, "", options);
   if (!frames) return Fail(std::move(frames).error().WithFile(file.name()));
@@ -131,9 +141,17 @@ Result<std::unique_ptr<stream::FrameSource>> OpenFrames(const ModelFile& file,
 }
 
 Result<ModelIndex> IndexModel(const ModelFile& file, const formats::ParseOptions& options) {
+  const stream::FrameSource* frames = file.parsed();
   std::unique_ptr<ByteSource> reader;
-  MLN_TRY(auto frames, OpenFrames(file, options, reader));
-  auto* plan = dynamic_cast<stream::SegmentSource*>(frames.get());
+  std::unique_ptr<stream::FrameSource> own;
+  if (frames == nullptr) {
+    reader = file.Reader();
+    auto opened = formats::OpenModel(*reader, "", options);
+    if (!opened) return Fail(std::move(opened).error().WithFile(file.name()));
+    own = std::move(*opened);
+    frames = own.get();
+  }
+  auto* plan = dynamic_cast<const stream::SegmentSource*>(frames);
   if (plan == nullptr || !plan->source_frame()) {
     return Fail(Error{Errc::kInternal, "no segment plan for this model", file.name()});
   }

@@ -44,14 +44,22 @@ class ModelFile {
   }
   /// A fresh forward reader over the file from offset 0, independent of other readers.
   std::unique_ptr<ByteSource> Reader() const;
+  /// The parse Open made to tell a directly parsed model from an archive, not yet read
+  /// from (its segment plan), or null; IndexModel and OpenFrames use it instead of
+  /// parsing the file again.
+  const stream::FrameSource* parsed() const { return parsed_.get(); }
 
  private:
+  friend Result<std::unique_ptr<stream::FrameSource>> OpenFrames(
+      ModelFile&, const formats::ParseOptions&, std::unique_ptr<ByteSource>&);
   ModelFile() = default;
   std::string name_;
   int fd_ = -1;
   bool owned_ = false;
   bool materialized_ = false;
   uint64_t size_ = 0;
+  std::unique_ptr<ByteSource> parsed_reader_;     // what parsed_ reads; outlives it
+  std::unique_ptr<stream::FrameSource> parsed_;
 };
 
 /// One tensor or one non-tensor range of a model file.
@@ -74,8 +82,10 @@ struct ModelIndex {
 /// Parses `file`'s layout without reading its tensor bytes.
 Result<ModelIndex> IndexModel(const ModelFile& file, const formats::ParseOptions& options);
 
-/// Opens `file`'s frames from the start (the parser's own chunking).
-Result<std::unique_ptr<stream::FrameSource>> OpenFrames(const ModelFile& file,
+/// Opens `file`'s frames from the start (the parser's own chunking): the parse Open
+/// made, the first time (it is handed over), else a new one. `reader` receives what the
+/// frames read from and must outlive them.
+Result<std::unique_ptr<stream::FrameSource>> OpenFrames(ModelFile& file,
                                                         const formats::ParseOptions& options,
                                                         std::unique_ptr<ByteSource>& reader);
 

@@ -257,5 +257,43 @@ TEST(ZstdPrefix, ReusedContextsGiveTheSameBytesAsFreshOnes) {
   EXPECT_FALSE(DecompressWithPrefix(fresh, {}, in.size()).has_value());
 }
 
+// SharedPrefix builds the prefix's tables once and copies them into each frame; the frames
+// must be the very bytes CompressWithPrefix writes (a patch does not depend on how many ops
+// shared a window), for inputs small and large next to the prefix, at several levels.
+TEST(ZstdPrefix, SharedPrefixGivesCompressWithPrefixBytes) {
+  for (size_t prefix_size : {size_t{16}, size_t{5000}, size_t{50688}, size_t{300000}}) {
+    for (int level : {19, 3}) {
+      auto prefix = RandomBytes(prefix_size, prefix_size);
+      AlignedBuffer bytes;
+      bytes.Append(prefix.data(), prefix.size());
+      SharedPrefix shared(std::move(bytes), level);
+      for (size_t n : {size_t{1}, size_t{32}, size_t{700}, size_t{9000}, size_t{40000},
+                       size_t{200000}}) {
+        // Runs of the prefix with edits, and some bytes of its own.
+        std::vector<uint8_t> in = RandomBytes(n, n + prefix_size);
+        for (size_t at = 0; at + 64 < n; at += 256) {
+          size_t from = (at * 7) % (prefix_size > 64 ? prefix_size - 64 : 1);
+          std::memcpy(in.data() + at, prefix.data() + from, std::min<size_t>(64, prefix_size));
+        }
+        auto want = CompressWithPrefix(in, prefix, level);
+        ASSERT_TRUE(want.has_value());
+        for (int use = 0; use < 2; ++use) {  // the tables built, then the tables reused
+          auto got = shared.Compress(in);
+          ASSERT_TRUE(got.has_value());
+          ASSERT_EQ(std::vector<uint8_t>(got->data(), got->data() + got->size()),
+                    std::vector<uint8_t>(want->data(), want->data() + want->size()))
+              << "prefix " << prefix_size << " level " << level << " input " << n;
+          auto back = DecompressWithPrefix(got->span(), prefix, n);
+          ASSERT_TRUE(back.has_value());
+          EXPECT_EQ(0, std::memcmp(back->data(), in.data(), n));
+        }
+      }
+      if (prefix_size >= (16u << 10)) {
+        EXPECT_GT(shared.footprint(), prefix_size);  // tables were built
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace mln::delta
