@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 namespace mln {
@@ -101,40 +102,141 @@ class MemorySource final : public ByteSource {
   size_t pos_ = 0;
 };
 
+// Writes all of [p, p + n) at the descriptor's offset; `written` counts what got there.
+Result<void> WriteAll(int fd, const uint8_t* p, size_t n, uint64_t& written) {
+  while (n != 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return Fail(Errc::kIo, std::string("write failed: ") + std::strerror(errno));
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+    written += static_cast<uint64_t>(w);
+  }
+  return {};
+}
+
+// Asks the kernel to start writing a regular file's new bytes to disk every `every` bytes.
+// A hint only, so its result is ignored: fsync reports any real write error.
+struct Writeback {
+  uint64_t every = 0;
+  uint64_t from = 0;
+  void After(int fd, uint64_t written) {
+    if (every == 0 || written - from < every) return;
+    ::sync_file_range(fd, static_cast<off_t>(from), static_cast<off_t>(written - from),
+                      SYNC_FILE_RANGE_WRITE);
+    from = written;
+  }
+};
+
 class FdSink final : public ByteSink {
  public:
-  FdSink(int fd, std::string name, uint64_t writeback_every)
-      : ByteSink(std::move(name)), fd_(fd), writeback_every_(writeback_every) {
+  FdSink(int fd, std::string name) : ByteSink(std::move(name)), fd_(fd) {
     GrowPipe(fd);
   }
 
  protected:
   Result<void> WriteRaw(const void* src, size_t n) override {
-    auto p = static_cast<const uint8_t*>(src);
-    while (n != 0) {
-      ssize_t w = ::write(fd_, p, n);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        return Fail(Errc::kIo, std::string("write failed: ") + std::strerror(errno));
-      }
-      p += w;
-      n -= static_cast<size_t>(w);
-      written_ += static_cast<uint64_t>(w);
-    }
-    if (writeback_every_ != 0 && written_ - writeback_from_ >= writeback_every_) {
-      // A hint only, so its result is ignored: fsync reports any real write error.
-      ::sync_file_range(fd_, static_cast<off_t>(writeback_from_),
-                        static_cast<off_t>(written_ - writeback_from_), SYNC_FILE_RANGE_WRITE);
-      writeback_from_ = written_;
-    }
-    return {};
+    uint64_t written = 0;
+    return WriteAll(fd_, static_cast<const uint8_t*>(src), n, written);
   }
 
  private:
   int fd_;
-  uint64_t writeback_every_;
+};
+
+// A new regular file written from offset 0, with direct I/O while the filesystem takes it.
+// Buffered writes cost ~3 s of kernel time per GiB on the test machine's VM (copying into
+// fresh page-cache pages), which made the serial write stage of mln-apply its bottleneck;
+// direct writes of whole aligned blocks skip the page cache and cost ~0.2 s. The bytes go
+// through one aligned staging block. The first write O_DIRECT refuses, a short write, or a
+// Flush with a partial block in hand (the file's tail) ends direct mode: what follows is
+// written buffered, with writeback hints.
+class FileSink final : public ByteSink {
+ public:
+  FileSink(int fd, std::string name) : ByteSink(std::move(name)), fd_(fd) {
+    writeback_.every = kDirectBlock;
+    int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_DIRECT) != 0) return;  // e.g. tmpfs
+    void* block = nullptr;
+    if (::posix_memalign(&block, kDirectAlign, kDirectBlock) != 0) {
+      EndDirect();
+      return;
+    }
+    block_.reset(static_cast<uint8_t*>(block));
+  }
+
+ protected:
+  Result<void> WriteRaw(const void* src, size_t n) override {
+    auto p = static_cast<const uint8_t*>(src);
+    while (n != 0 && block_) {
+      size_t k = std::min(n, kDirectBlock - fill_);
+      std::memcpy(block_.get() + fill_, p, k);
+      fill_ += k;
+      p += k;
+      n -= k;
+      if (fill_ == kDirectBlock) MLN_RETURN_IF_ERROR(WriteBlock(fill_));
+    }
+    return Buffered(p, n);
+  }
+
+  Result<void> FlushRaw() override {
+    if (!block_ || fill_ == 0) return {};
+    return WriteBlock(fill_ / kDirectAlign * kDirectAlign);
+  }
+
+ private:
+  static constexpr size_t kDirectAlign = 4096;      // covers every logical block size
+  static constexpr size_t kDirectBlock = 4u << 20;  // as fast as 8 MiB and bigger, half the RSS
+
+  // Writes the first `n` staged bytes (n a multiple of kDirectAlign) directly, and whatever
+  // is staged beyond them buffered, ending direct mode, when n < fill_.
+  Result<void> WriteBlock(size_t n) {
+    const uint8_t* p = block_.get();
+    size_t left = n;
+    while (left != 0) {
+      ssize_t w = ::write(fd_, p, left);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0 && errno == EINVAL && written_ == 0) break;  // O_DIRECT refused after all
+      if (w < 0) return Fail(Errc::kIo, std::string("write failed: ") + std::strerror(errno));
+      p += w;
+      left -= static_cast<size_t>(w);
+      written_ += static_cast<uint64_t>(w);
+      if (w % kDirectAlign != 0) break;  // a short write left the offset unaligned
+    }
+    size_t rest = static_cast<size_t>(block_.get() + fill_ - p);
+    if (rest == 0) {
+      fill_ = 0;
+      return {};
+    }
+    EndDirect();
+    auto keep = std::move(block_);  // holds p's bytes; direct mode is over for good
+    fill_ = 0;
+    return Buffered(p, rest);
+  }
+
+  void EndDirect() {
+    int flags = ::fcntl(fd_, F_GETFL);
+    if (flags >= 0) ::fcntl(fd_, F_SETFL, flags & ~O_DIRECT);
+    writeback_.from = written_;
+  }
+
+  Result<void> Buffered(const uint8_t* p, size_t n) {
+    if (n == 0) return {};
+    MLN_RETURN_IF_ERROR(WriteAll(fd_, p, n, written_));
+    writeback_.After(fd_, written_);
+    return {};
+  }
+
+  struct Free {
+    void operator()(uint8_t* p) const { std::free(p); }
+  };
+  int fd_;
+  std::unique_ptr<uint8_t, Free> block_;  // null once direct mode ends (or never began)
+  size_t fill_ = 0;
   uint64_t written_ = 0;
-  uint64_t writeback_from_ = 0;
+  Writeback writeback_;
 };
 
 class MemorySink final : public ByteSink {
@@ -255,7 +357,7 @@ Result<void> ByteSink::Write(const void* src, size_t n) {
     buf_.insert(buf_.end(), p, p + n);
     return {};
   }
-  MLN_RETURN_IF_ERROR(Flush());
+  MLN_RETURN_IF_ERROR(Drain());
   if (n >= kWriteBuffer) return WriteRaw(src, n);
   auto p = static_cast<const uint8_t*>(src);
   buf_.insert(buf_.end(), p, p + n);
@@ -272,11 +374,16 @@ Result<void> ByteSink::WriteZeros(size_t n) {
   return {};
 }
 
-Result<void> ByteSink::Flush() {
+Result<void> ByteSink::Drain() {
   if (buf_.empty()) return {};
   auto r = WriteRaw(buf_.data(), buf_.size());
   buf_.clear();
   return r;
+}
+
+Result<void> ByteSink::Flush() {
+  MLN_RETURN_IF_ERROR(Drain());
+  return FlushRaw();
 }
 
 std::unique_ptr<ByteSource> MakeFdSource(int fd, std::string name, bool owned) {
@@ -289,8 +396,11 @@ std::unique_ptr<ByteSource> MakePreadSource(int fd, std::string name, uint64_t s
 std::unique_ptr<ByteSource> MakeMemorySource(std::span<const uint8_t> data, std::string name) {
   return std::make_unique<MemorySource>(data, std::move(name));
 }
-std::unique_ptr<ByteSink> MakeFdSink(int fd, std::string name, uint64_t writeback_every) {
-  return std::make_unique<FdSink>(fd, std::move(name), writeback_every);
+std::unique_ptr<ByteSink> MakeFdSink(int fd, std::string name) {
+  return std::make_unique<FdSink>(fd, std::move(name));
+}
+std::unique_ptr<ByteSink> MakeFileSink(int fd, std::string name) {
+  return std::make_unique<FileSink>(fd, std::move(name));
 }
 std::unique_ptr<ByteSink> MakeMemorySink(std::vector<uint8_t>* out, std::string name) {
   return std::make_unique<MemorySink>(out, std::move(name));

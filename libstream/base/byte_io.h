@@ -91,19 +91,26 @@ class ByteSink {
  protected:
   explicit ByteSink(std::string name) : name_(std::move(name)) {}
   virtual Result<void> WriteRaw(const void* src, size_t n) = 0;
+  /// Pushes out what WriteRaw kept back (FileSink's staging block); after Flush's WriteRaw.
+  virtual Result<void> FlushRaw() { return {}; }
 
  private:
+  Result<void> Drain();  // hands the buffer to WriteRaw
+
   std::string name_;
   uint64_t position_ = 0;
   std::vector<uint8_t> buf_;
 };
 
 /// Writes a file descriptor (never closes it: the owner commits or discards the file).
-/// With `writeback_every` > 0 the descriptor must be a regular file written from offset 0,
-/// and every that many bytes the kernel is asked to start writing them to disk
-/// (sync_file_range): the fsync that commits the file then waits only for the tail,
-/// instead of for the whole file after all the work is done.
-std::unique_ptr<ByteSink> MakeFdSink(int fd, std::string name, uint64_t writeback_every = 0);
+std::unique_ptr<ByteSink> MakeFdSink(int fd, std::string name);
+/// Writes a new regular file from offset 0 (never closes it: the owner fsyncs and commits
+/// it): in 4 MiB blocks with direct I/O (O_DIRECT, no page-cache copy) while the filesystem
+/// allows it, else buffered, asking the kernel every 4 MiB to start writing them back
+/// (sync_file_range), so the final fsync waits only for the tail. Flush writes the tail and
+/// ends direct mode, so Flush only when no more bytes follow, or they are written buffered.
+/// Holds 4 MiB of memory.
+std::unique_ptr<ByteSink> MakeFileSink(int fd, std::string name);
 /// Appends to a vector the caller keeps alive.
 std::unique_ptr<ByteSink> MakeMemorySink(std::vector<uint8_t>* out, std::string name);
 

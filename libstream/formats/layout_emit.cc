@@ -234,7 +234,7 @@ Result<ByteSink*> DirExternalWriter::Open(const std::string& location, uint64_t 
   open_tmp_ = tmp;
   open_path_ = path;
   open_name_ = dir_ + "/" + location;
-  sink_ = MakeFdSink(fd, open_name_);
+  sink_ = MakeFileSink(fd, open_name_);
   return sink_.get();
 }
 
