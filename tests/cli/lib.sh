@@ -26,3 +26,26 @@ expect_err() {
 }
 
 gguf_fixtures() { ls "${MLN_GGUF_FIXTURES:?}"/*.gguf; }
+
+# interrupt_midway SIG DIR TEMP_RE FILE COUNT CMD...: runs CMD, which must read the FIFO
+# $T/fifo and write into DIR; feeds it the first COUNT bytes of FILE so that it blocks for
+# the rest; waits until an entry of DIR matches TEMP_RE (its hidden temporary); sends SIG.
+# Fails unless CMD exits non-zero and leaves DIR empty.
+interrupt_midway() {
+  local sig=$1 dir=$2 temp_re=$3 src=$4 count=$5; shift 5
+  mkfifo "$T/fifo"
+  "$@" 2>/dev/null &
+  local pid=$!
+  exec 7>"$T/fifo"  # CMD now has its input open and waits for bytes
+  head -c "$count" "$src" >&7
+  for _ in $(seq 50); do ls -A "$dir" | grep -q -- "$temp_re" && break; sleep 0.1; done
+  ls -A "$dir" | grep -q -- "$temp_re" ||
+    fail "no temporary matching /$temp_re/ appeared (test setup): $(ls -A "$dir")"
+  kill -s "$sig" "$pid"
+  local code=0
+  wait "$pid" || code=$?
+  exec 7>&-
+  rm "$T/fifo"
+  [ "$code" -ne 0 ] || fail "SIG$sig: $1 exited 0"
+  [ -z "$(ls -A "$dir")" ] || fail "SIG$sig: $1 left $(ls -A "$dir")"
+}

@@ -136,23 +136,11 @@ expect_err "'t4096'.*more than 4096 data files refused"
 # data file, nor a hidden temporary of either.
 mln-parse "$T/m/external_one/model.onnx" -o "$T/one.mlns"
 size=$(stat -c %s "$T/one.mlns")
+mkdir "$T/k"
 for sig in INT TERM; do
-  mkdir "$T/k"
-  mkfifo "$T/fifo"
-  mln-emit "$T/fifo" -o "$T/k/model.onnx" 2>/dev/null &
-  pid=$!
-  exec 7>"$T/fifo"
-  head -c $((size - 16)) "$T/one.mlns" >&7  # all but the trailer's end: it waits for the rest
-  for _ in $(seq 50); do ls -A "$T/k" | grep -q '^\.weights\.bin\.mln-' && break; sleep 0.1; done
-  ls -A "$T/k" | grep -q '^\.weights\.bin\.mln-' ||
-    fail "no data-file temporary appeared (test setup): $(ls -A "$T/k")"
-  kill -s "$sig" "$pid"
-  code=0; wait "$pid" || code=$?
-  exec 7>&-
-  rm "$T/fifo"
-  [ "$code" -ne 0 ] || fail "SIG$sig: mln-emit exited 0"
-  [ -z "$(ls -A "$T/k")" ] || fail "SIG$sig left $(ls -A "$T/k")"
-  rmdir "$T/k"
+  # All but the trailer's end: mln-emit has written the data file and waits for the rest.
+  interrupt_midway "$sig" "$T/k" '^\.weights\.bin\.mln-' "$T/one.mlns" $((size - 16)) \
+    mln-emit "$T/fifo" -o "$T/k/model.onnx"
 done
 
 # Delta tools: a patch would rebuild the model file without its weights, so they refuse.
