@@ -33,6 +33,8 @@ for size in "$@"; do
   measure "mln-apply (output: new model)" "$DIR/out" mln-apply "$v1" "$DIR/p" -o "$DIR/out"
   cmp "$DIR/out" "$v2" || { echo "  APPLY DIFFERS"; exit 1; }
   measure "mln-apply -T 1" "$DIR/out" mln-apply -T 1 "$v1" "$DIR/p" -o "$DIR/out"
+  # Free mln's outputs first: at 4G the pair, zstd's patch and its output alone take ~16 GB.
+  rm -f "$DIR/out" "$DIR/p"
   zstd -q -3 --long=31 -T0 --patch-from="$v1" -c "$v2" > "$DIR/zp"
   measure "zstd -d --long=31 --patch-from" "$DIR/zout" \
     bash -c "zstd -q -d --long=31 --patch-from='$v1' -c '$DIR/zp' > '$DIR/zout'"
