@@ -1,5 +1,8 @@
 #include "libstream/base/aligned_buffer.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <mutex>
 #include <vector>
 
@@ -22,6 +25,21 @@ struct Pool {
 Pool& GetPool() {
   static Pool* pool = new Pool();  // never destroyed: buffers may die after static teardown
   return *pool;
+}
+
+// Maps a fresh block's pages in one call. Touched one by one, each page was a fault, and
+// on the test machine's VM a fault costs several microseconds: they were a fifth of
+// mln-compress -d's time on quantized models. A hint: kernels before 5.14 refuse it.
+void Populate(void* p, size_t size) {
+#ifdef MADV_POPULATE_WRITE
+  static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1);
+  uintptr_t end = (reinterpret_cast<uintptr_t>(p) + size) & ~(page - 1);
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
+#else
+  (void)p;
+  (void)size;
+#endif
 }
 
 }  // namespace
@@ -53,6 +71,7 @@ void* AcquireBlock(size_t size, size_t* capacity) {
   void* p = std::aligned_alloc(kPayloadAlignment, rounded);
   if (p == nullptr) throw std::bad_alloc();
   *capacity = rounded;
+  if (rounded >= kPoolMinBlock) Populate(p, rounded);
   return p;
 }
 

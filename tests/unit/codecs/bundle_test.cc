@@ -124,6 +124,34 @@ TEST(BundleTest, IncompressibleRunsStayPlainFrames) {
   EXPECT_EQ(back.size(), 4u);
 }
 
+// Frames whose payloads a codec already coded (small quantized tensors): a run of distinct
+// ones cannot shrink and stays plain frames (BundleSink probes it at level 1 first); a run
+// of repeats still shrinks and is bundled.
+std::vector<Frame> CodedFrames(bool repeat) {
+  std::vector<Frame> frames;
+  for (int i = 0; i < 8; ++i) {
+    std::vector<uint8_t> nibbles = testing::RandomBytes(60000, repeat ? 30 : 30 + i);
+    for (uint8_t& b : nibbles) b &= 0x0F;  // zstd's Huffman stage halves these
+    Frame f = testing::MakeFrame(FrameKind::kTensor, "q" + std::to_string(i), nibbles);
+    EXPECT_TRUE(EncodeFrame(f, {.level = 1, .force = stream::Codec::kZstd}));
+    EXPECT_EQ(f.header.codec, static_cast<uint8_t>(stream::Codec::kZstd));
+    EXPECT_LT(f.payload.size(), BundleSink::kSmallPayload);
+    frames.push_back(std::move(f));
+  }
+  return frames;
+}
+
+TEST(BundleTest, CodedRunsAreBundledOnlyWhenTheyShrink) {
+  for (bool repeat : {false, true}) {
+    uint64_t stored = 0;
+    std::vector<uint8_t> out = WriteBundled(CodedFrames(repeat), &stored);
+    EXPECT_EQ(stored, repeat ? 1u : 8u) << repeat;
+    ASSERT_OK_AND_ASSIGN(std::vector<Frame> back, testing::ReadStream(out));
+    ASSERT_EQ(back.size(), 8u);
+    EXPECT_EQ(back[7].header.name, "q7");
+  }
+}
+
 TEST(BundleTest, SignaturesStayOutside) {
   std::vector<Frame> frames;
   for (int i = 0; i < 3; ++i) {
