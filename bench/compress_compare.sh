@@ -44,9 +44,10 @@ for f in "$@"; do
     local t; t=$(secs bash -c "$* < '$f' > '$TMP/p'")
     local size; size=$(stat -c %s "$TMP/p")
     local d
+    # Into a file, as mln's -d output is (it is compared), so both pay the same writes.
     case $label in
-      zstd*) d=$(secs bash -c "zstd -d -T1 -c --long=31 < '$TMP/p' > /dev/null") ;;
-      xz*) d=$(secs bash -c "xz -d -T1 -c < '$TMP/p' > /dev/null") ;;
+      zstd*) d=$(secs bash -c "zstd -d -T1 -c --long=31 < '$TMP/p' > '$TMP/pd'") ;;
+      xz*) d=$(secs bash -c "xz -d -T1 -c < '$TMP/p' > '$TMP/pd'") ;;
     esac
     row "$label" "$size" "$bytes" "$t" "$d"
     peer[$label]=$size
