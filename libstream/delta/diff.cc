@@ -352,32 +352,46 @@ struct Window {
   SharedPrefix prefix;
 };
 
-// The base windows ops used last, by base range. Many small ranges of a new file may look
-// into one window: in a pruned TFLite model, the ~140 flatbuffer pieces past the last one
-// the base has all take the base's last piece; reading, hashing and (at level 19, most of
-// the time) indexing it again for each was most of that diff. Windows stay while their
-// bytes and tables fit kBudget, least recently used out first; a window larger than
+// The zstd level of a binary delta of `n` bytes against a `window` of base bytes. zstd
+// indexes the whole window before it reads the input, and at level 19 that costs about a
+// third of compressing as many input bytes. A renumbered TFLite buffer has no base range of
+// its name and looks into the whole base file: 544 bytes against the 2 MB base of the arch
+// hand pair took 0.26 s, 492 bytes against the prune pair's 1 MB base 0.4 s (CPU, one
+// thread), each most of its diff. Past kWindowPerInput, level 3 indexes ~25x faster and
+// what it misses cost a few hundred bytes per pair (prune +120, arch pose +768, of patches of
+// 0.44 and 5.6 MB); up to 64x the input, where a delta's gains are, level 19 stays.
+constexpr uint64_t kWindowPerInput = 64;
+constexpr int kFarWindowLevel = 3;
+int DeltaLevel(uint64_t n, uint64_t window, int level) {
+  return window > kWindowPerInput * n ? std::min(level, kFarWindowLevel) : level;
+}
+
+// The base windows ops used last, by base range and level. Many small ranges of a new file
+// may look into one window: in a pruned TFLite model, the ~140 flatbuffer pieces past the
+// last one the base has all take the base's last piece; reading, hashing and (at level 19,
+// most of the time) indexing it again for each was most of that diff. Windows stay while
+// their bytes and tables fit kBudget, least recently used out first; a window larger than
 // kLargest is read for its op alone, as before, so memory stays bounded.
 class WindowCache {
  public:
-  WindowCache(const ModelFile& base, int level) : base_(base), level_(level) {}
+  explicit WindowCache(const ModelFile& base) : base_(base) {}
 
-  Result<std::shared_ptr<Window>> Get(uint64_t offset, uint64_t size) {
+  Result<std::shared_ptr<Window>> Get(uint64_t offset, uint64_t size, int level) {
     auto read = [&](bool shared) -> Result<std::shared_ptr<Window>> {
       AlignedBuffer bytes(size);
       MLN_RETURN_IF_ERROR(base_.ReadAt(offset, bytes.data(), size));
-      return std::make_shared<Window>(std::move(bytes), level_, shared);
+      return std::make_shared<Window>(std::move(bytes), level, shared);
     };
     if (size > kLargest) return read(false);
     std::lock_guard lock(mu_);
     for (auto it = recent_.begin(); it != recent_.end(); ++it) {
-      if (it->offset == offset && it->size == size) {
+      if (it->offset == offset && it->size == size && it->level == level) {
         recent_.splice(recent_.begin(), recent_, it);
         return recent_.front().window;
       }
     }
     MLN_TRY(auto w, read(true));
-    recent_.push_front({offset, size, w});
+    recent_.push_front({offset, size, level, w});
     size_t held = 0;
     for (auto it = recent_.begin(); it != recent_.end();) {
       held += it->window->prefix.footprint();
@@ -395,10 +409,10 @@ class WindowCache {
   static constexpr size_t kBudget = 96u << 20;
   struct Entry {
     uint64_t offset, size;
+    int level;
     std::shared_ptr<Window> window;
   };
   const ModelFile& base_;
-  int level_;
   std::mutex mu_;
   std::list<Entry> recent_;
 };
@@ -407,7 +421,7 @@ class WindowCache {
 class OpMaker {
  public:
   OpMaker(const ModelFile& base, Planner& planner, const DiffOptions& options)
-      : base_(base), planner_(planner), options_(options), windows_(base, options.bytes_level) {}
+      : base_(base), planner_(planner), options_(options), windows_(base) {}
 
   Result<void> operator()(std::vector<Frame>& frames) const {
     Frame& f = frames.front();
@@ -509,8 +523,9 @@ class OpMaker {
     probe = AlignedBuffer();
     auto width = IdeltaWidth(h.dtype);
     std::shared_ptr<Window> window;
+    const int level = DeltaLevel(n, p.ref_size, options_.bytes_level);
     if (p.ref_size > 0 && n > 0) {
-      MLN_TRY(window, windows_.Get(p.ref_offset, p.ref_size));
+      MLN_TRY(window, windows_.Get(p.ref_offset, p.ref_size, level));
     }
     std::span<const uint8_t> ref = window ? window->prefix.bytes() : std::span<const uint8_t>();
     std::optional<AlignedBuffer> best;
@@ -520,8 +535,7 @@ class OpMaker {
     }
     // Typed integer arrays compete as differences.
     if (width && n > 0 && n % *width == 0) {
-      MLN_TRY(AlignedBuffer d, EncodeIdelta(f.payload.span(), ref, *width,
-                                            options_.bytes_level));
+      MLN_TRY(AlignedBuffer d, EncodeIdelta(f.payload.span(), ref, *width, level));
       if (d.size() < (best ? best->size() : n)) {
         SetOp(h, PatchOp::kIdelta);
         best = std::move(d);

@@ -20,7 +20,8 @@ struct DiffOptions {
   /// Compress every op's payload as mln-compress would, at this zstd level (mln-diff -l);
   /// 0 is each codec's own default, as mln-compress without -l (mln-diff -z).
   std::optional<int> compress_level;
-  /// zstd level of the binary deltas of non-tensor bytes (headers, metadata, graphs).
+  /// zstd level of the binary deltas of non-tensor bytes (headers, metadata, graphs); at
+  /// most 3 for a delta whose base window is over 64 times its bytes.
   int bytes_level = 19;
   /// How far around a non-tensor range's old position its delta looks for matches.
   uint64_t bytes_window = 8ull << 20;
