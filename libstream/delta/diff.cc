@@ -361,9 +361,9 @@ struct Window {
 // what it misses cost a few hundred bytes per pair (prune +120, arch pose +768, of patches of
 // 0.44 and 5.6 MB); up to 64x the input, where a delta's gains are, level 19 stays.
 constexpr uint64_t kWindowPerInput = 64;
-constexpr int kFarWindowLevel = 3;
+constexpr int kFastDeltaLevel = 3;
 int DeltaLevel(uint64_t n, uint64_t window, int level) {
-  return window > kWindowPerInput * n ? std::min(level, kFarWindowLevel) : level;
+  return window > kWindowPerInput * n ? std::min(level, kFastDeltaLevel) : level;
 }
 
 // The base windows ops used last, by base range and level. Many small ranges of a new file
@@ -530,8 +530,18 @@ class OpMaker {
     std::span<const uint8_t> ref = window ? window->prefix.bytes() : std::span<const uint8_t>();
     std::optional<AlignedBuffer> best;
     if (!ref.empty()) {
-      MLN_TRY(AlignedBuffer z, window->prefix.Compress(f.payload.span()));
-      if (z.size() < n) best = std::move(z);
+      // A range that is its base but for a few bytes (a metadata edit) is a few long matches,
+      // which level 3 finds too: if its delta is under 1/1024 of the input, level 19 could
+      // save less than that, at ~25x the cost (for the 100 KB tail of a 2.5 MB TFLite whose
+      // description changed, a tenth of the diff).
+      if (level > kFastDeltaLevel) {
+        MLN_TRY(AlignedBuffer z, CompressWithPrefix(f.payload.span(), ref, kFastDeltaLevel));
+        if (z.size() <= n / 1024) best = std::move(z);
+      }
+      if (!best) {
+        MLN_TRY(AlignedBuffer z, window->prefix.Compress(f.payload.span()));
+        if (z.size() < n) best = std::move(z);
+      }
     }
     // Typed integer arrays compete as differences.
     if (width && n > 0 && n % *width == 0) {
