@@ -731,10 +731,26 @@ TensorMatch MatchTensors(const ModelIndex& base, const ModelIndex& target) {
 
 Result<DiffStats> DiffModels(ByteSource& base_src, ByteSource& target_src, ByteSink& out,
                              const DiffOptions& options) {
-  MLN_TRY(auto base, ModelFile::Open(base_src, options.parse));
-  MLN_TRY(auto target, ModelFile::Open(target_src, options.parse));
-  MLN_TRY(ModelIndex base_index, IndexModel(*base, options.parse));
-  MLN_TRY(ModelIndex target_index, IndexModel(*target, options.parse));
+  // Opening a model parses it (a TFLite's whole FlatBuffer is verified): the two are
+  // opened and indexed on two threads, which for a pair of 2.5 MB TFLites one after the
+  // other was a sixth of the diff.
+  struct Side {
+    std::unique_ptr<ModelFile> file;
+    ModelIndex index;
+  };
+  auto open = [&options](ByteSource& src) -> Result<Side> {
+    MLN_TRY(auto file, ModelFile::Open(src, options.parse));
+    MLN_TRY(ModelIndex index, IndexModel(*file, options.parse));
+    return Side{std::move(file), std::move(index)};
+  };
+  auto base_side = std::async(std::launch::async, open, std::ref(base_src));
+  Result<Side> target_side = open(target_src);
+  MLN_TRY(Side base_opened, base_side.get());
+  if (!target_side) return Fail(std::move(target_side).error());
+  std::unique_ptr<ModelFile> base = std::move(base_opened.file);
+  std::unique_ptr<ModelFile> target = std::move(target_side->file);
+  const ModelIndex& base_index = base_opened.index;
+  const ModelIndex& target_index = target_side->index;
   TensorMatch match = MatchTensors(base_index, target_index);
 
   DiffStats stats;
