@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# delta_compare.sh: mln-diff | mln-compress against zstd --patch-from -19 --long=31,
-# xdelta3 -9 -S djw and bsdiff on the same version pairs in one run: patch size as % of the
-# new file, time and peak RSS to make and to apply each patch, and mln's size and diff time
-# relative to each peer. Every patch is applied and compared with the new file.
+# delta_compare.sh: mln-diff -z (= mln-diff | mln-compress) against zstd --patch-from -19
+# --long=31, xdelta3 -9 -S djw and bsdiff on the same version pairs in one run: patch size as
+# % of the new file, time and peak RSS to make and to apply each patch, and mln's size and
+# diff time relative to each peer. Every patch is applied and compared with the new file.
 #
 #   bench/delta_compare.sh PAIR_DIR...     (each holds v1.* and v2.*; e.g. corpus/pairs/*)
 #   MLN_BENCH_TSV=FILE appends one tab-separated line per pair and tool.
@@ -39,10 +39,12 @@ for dir in "$@"; do
   }
   check() { cmp -s "$1" "$v2" && echo yes || echo NO; }
 
-  measure "$TMP/mln.p" "$BIN/mln-diff" "$v1" "$v2"
+  # mln-diff -z is mln-diff | mln-compress in one process (checked here, untimed), as zstd
+  # --patch-from compresses in the same run.
+  measure "$TMP/mln.pz" "$BIN/mln-diff" -z "$v1" "$v2"
   ds=$SECS; dk=$RSS_KB
-  measure "$TMP/mln.pz" "$BIN/mln-compress" < "$TMP/mln.p"
-  ds=$(awk -v a="$ds" -v b="$SECS" 'BEGIN{print a+b}')
+  "$BIN/mln-diff" "$v1" "$v2" | "$BIN/mln-compress" > "$TMP/mln.p"
+  cmp -s "$TMP/mln.p" "$TMP/mln.pz" || { echo "$pair: mln-diff -z differs from mln-diff | mln-compress" >&2; exit 1; }
   measure "$TMP/mln.out" "$BIN/mln-apply" "$v1" "$TMP/mln.pz"
   row "mln-diff|mln-compress" "$(stat -c %s "$TMP/mln.pz")" "$ds" "$dk" "$SECS" "$RSS_KB" "$(check "$TMP/mln.out")"
   measure "$TMP/plain" "$BIN/mln-compress" < "$v2"

@@ -22,6 +22,8 @@ set(CPACK_DEBIAN_PACKAGE_MAINTAINER "${CPACK_PACKAGE_CONTACT}")
 set(CPACK_DEBIAN_PACKAGE_SECTION utils)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# libarchive is loaded with dlopen (formats/container.cc), which dpkg-shlibdeps cannot see.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libarchive13")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "bash-completion")
 
 # What Debian policy (12.5, 12.7) asks of every binary package: a machine-readable copyright

@@ -17,6 +17,7 @@ struct DiffArgs {
   mln::cli::CommonArgs common;
   std::string old_path, new_path;
   std::optional<int> level;
+  bool compress = false;
   std::string chunk_size = "4M";
 };
 
@@ -51,6 +52,9 @@ int Main(int argc, char** argv) {
   app.add_option("-l,--level", args.level,
                  "Compress the patch's payloads in the same run (as mln-compress -l LEVEL)")
       ->check(CLI::Range(1, 19));
+  app.add_flag("-z,--compress", args.compress,
+               "Compress the patch in the same run, byte for byte as piping it through "
+               "mln-compress would (its default levels)");
   app.add_option("-c,--chunk-size", args.chunk_size,
                  "Bytes per op and per checked piece of unchanged ranges (e.g. 4M)");
   mln::cli::AddCommonOptions(app, args.common);
@@ -69,7 +73,9 @@ int Main(int argc, char** argv) {
   mln::delta::DiffOptions options;
   options.parse.chunk_size = static_cast<size_t>(*chunk);
   options.threads = args.common.threads;
-  options.compress_level = args.level;
+  // Level 0 is each codec's own default, as in mln-compress without -l.
+  options.compress_level = args.level ? args.level : args.compress ? std::optional<int>(0)
+                                                                   : std::nullopt;
   auto threads = mln::cli::LimitThreads(args.common.threads);
   auto old_in = mln::cli::OpenInput(args.old_path);
   if (!old_in) return mln::cli::ReportAndExitCode(kProg, mln::Fail(old_in.error()));

@@ -1,5 +1,6 @@
 # fish completion for mln-diff(1)
 complete -c mln-diff -s h -l help -d 'Print a help message and exit'
+complete -c mln-diff -s z -l compress -d 'Compress the patch as mln-compress would, in the same run'
 complete -c mln-diff -s l -l level -x -a '1 3 6 9 12 15 19' -d 'Compress the patch payloads at this zstd level'
 complete -c mln-diff -s c -l chunk-size -x -a '64K 1M 4M 16M' -d 'Bytes per op and per checked piece'
 complete -c mln-diff -s o -l output -r -F -d 'Write the patch to FILE atomically instead of stdout'

@@ -352,32 +352,46 @@ struct Window {
   SharedPrefix prefix;
 };
 
-// The base windows ops used last, by base range. Many small ranges of a new file may look
-// into one window: in a pruned TFLite model, the ~140 flatbuffer pieces past the last one
-// the base has all take the base's last piece; reading, hashing and (at level 19, most of
-// the time) indexing it again for each was most of that diff. Windows stay while their
-// bytes and tables fit kBudget, least recently used out first; a window larger than
+// The zstd level of a binary delta of `n` bytes against a `window` of base bytes. zstd
+// indexes the whole window before it reads the input, and at level 19 that costs about a
+// third of compressing as many input bytes. A renumbered TFLite buffer has no base range of
+// its name and looks into the whole base file: 544 bytes against the 2 MB base of the arch
+// hand pair took 0.26 s, 492 bytes against the prune pair's 1 MB base 0.4 s (CPU, one
+// thread), each most of its diff. Past kWindowPerInput, level 3 indexes ~25x faster and
+// what it misses cost a few hundred bytes per pair (prune +120, arch pose +768, of patches of
+// 0.44 and 5.6 MB); up to 64x the input, where a delta's gains are, level 19 stays.
+constexpr uint64_t kWindowPerInput = 64;
+constexpr int kFastDeltaLevel = 3;
+int DeltaLevel(uint64_t n, uint64_t window, int level) {
+  return window > kWindowPerInput * n ? std::min(level, kFastDeltaLevel) : level;
+}
+
+// The base windows ops used last, by base range and level. Many small ranges of a new file
+// may look into one window: in a pruned TFLite model, the ~140 flatbuffer pieces past the
+// last one the base has all take the base's last piece; reading, hashing and (at level 19,
+// most of the time) indexing it again for each was most of that diff. Windows stay while
+// their bytes and tables fit kBudget, least recently used out first; a window larger than
 // kLargest is read for its op alone, as before, so memory stays bounded.
 class WindowCache {
  public:
-  WindowCache(const ModelFile& base, int level) : base_(base), level_(level) {}
+  explicit WindowCache(const ModelFile& base) : base_(base) {}
 
-  Result<std::shared_ptr<Window>> Get(uint64_t offset, uint64_t size) {
+  Result<std::shared_ptr<Window>> Get(uint64_t offset, uint64_t size, int level) {
     auto read = [&](bool shared) -> Result<std::shared_ptr<Window>> {
       AlignedBuffer bytes(size);
       MLN_RETURN_IF_ERROR(base_.ReadAt(offset, bytes.data(), size));
-      return std::make_shared<Window>(std::move(bytes), level_, shared);
+      return std::make_shared<Window>(std::move(bytes), level, shared);
     };
     if (size > kLargest) return read(false);
     std::lock_guard lock(mu_);
     for (auto it = recent_.begin(); it != recent_.end(); ++it) {
-      if (it->offset == offset && it->size == size) {
+      if (it->offset == offset && it->size == size && it->level == level) {
         recent_.splice(recent_.begin(), recent_, it);
         return recent_.front().window;
       }
     }
     MLN_TRY(auto w, read(true));
-    recent_.push_front({offset, size, w});
+    recent_.push_front({offset, size, level, w});
     size_t held = 0;
     for (auto it = recent_.begin(); it != recent_.end();) {
       held += it->window->prefix.footprint();
@@ -395,10 +409,10 @@ class WindowCache {
   static constexpr size_t kBudget = 96u << 20;
   struct Entry {
     uint64_t offset, size;
+    int level;
     std::shared_ptr<Window> window;
   };
   const ModelFile& base_;
-  int level_;
   std::mutex mu_;
   std::list<Entry> recent_;
 };
@@ -407,7 +421,7 @@ class WindowCache {
 class OpMaker {
  public:
   OpMaker(const ModelFile& base, Planner& planner, const DiffOptions& options)
-      : base_(base), planner_(planner), options_(options), windows_(base, options.bytes_level) {}
+      : base_(base), planner_(planner), options_(options), windows_(base) {}
 
   Result<void> operator()(std::vector<Frame>& frames) const {
     Frame& f = frames.front();
@@ -509,19 +523,29 @@ class OpMaker {
     probe = AlignedBuffer();
     auto width = IdeltaWidth(h.dtype);
     std::shared_ptr<Window> window;
+    const int level = DeltaLevel(n, p.ref_size, options_.bytes_level);
     if (p.ref_size > 0 && n > 0) {
-      MLN_TRY(window, windows_.Get(p.ref_offset, p.ref_size));
+      MLN_TRY(window, windows_.Get(p.ref_offset, p.ref_size, level));
     }
     std::span<const uint8_t> ref = window ? window->prefix.bytes() : std::span<const uint8_t>();
     std::optional<AlignedBuffer> best;
     if (!ref.empty()) {
-      MLN_TRY(AlignedBuffer z, window->prefix.Compress(f.payload.span()));
-      if (z.size() < n) best = std::move(z);
+      // A range that is its base but for a few bytes (a metadata edit) is a few long matches,
+      // which level 3 finds too: if its delta is under 1/1024 of the input, level 19 could
+      // save less than that, at ~25x the cost (for the 100 KB tail of a 2.5 MB TFLite whose
+      // description changed, a tenth of the diff).
+      if (level > kFastDeltaLevel) {
+        MLN_TRY(AlignedBuffer z, CompressWithPrefix(f.payload.span(), ref, kFastDeltaLevel));
+        if (z.size() <= n / 1024) best = std::move(z);
+      }
+      if (!best) {
+        MLN_TRY(AlignedBuffer z, window->prefix.Compress(f.payload.span()));
+        if (z.size() < n) best = std::move(z);
+      }
     }
     // Typed integer arrays compete as differences.
     if (width && n > 0 && n % *width == 0) {
-      MLN_TRY(AlignedBuffer d, EncodeIdelta(f.payload.span(), ref, *width,
-                                            options_.bytes_level));
+      MLN_TRY(AlignedBuffer d, EncodeIdelta(f.payload.span(), ref, *width, level));
       if (d.size() < (best ? best->size() : n)) {
         SetOp(h, PatchOp::kIdelta);
         best = std::move(d);
@@ -707,10 +731,26 @@ TensorMatch MatchTensors(const ModelIndex& base, const ModelIndex& target) {
 
 Result<DiffStats> DiffModels(ByteSource& base_src, ByteSource& target_src, ByteSink& out,
                              const DiffOptions& options) {
-  MLN_TRY(auto base, ModelFile::Open(base_src, options.parse));
-  MLN_TRY(auto target, ModelFile::Open(target_src, options.parse));
-  MLN_TRY(ModelIndex base_index, IndexModel(*base, options.parse));
-  MLN_TRY(ModelIndex target_index, IndexModel(*target, options.parse));
+  // Opening a model parses it (a TFLite's whole FlatBuffer is verified): the two are
+  // opened and indexed on two threads, which for a pair of 2.5 MB TFLites one after the
+  // other was a sixth of the diff.
+  struct Side {
+    std::unique_ptr<ModelFile> file;
+    ModelIndex index;
+  };
+  auto open = [&options](ByteSource& src) -> Result<Side> {
+    MLN_TRY(auto file, ModelFile::Open(src, options.parse));
+    MLN_TRY(ModelIndex index, IndexModel(*file, options.parse));
+    return Side{std::move(file), std::move(index)};
+  };
+  auto base_side = std::async(std::launch::async, open, std::ref(base_src));
+  Result<Side> target_side = open(target_src);
+  MLN_TRY(Side base_opened, base_side.get());
+  if (!target_side) return Fail(std::move(target_side).error());
+  std::unique_ptr<ModelFile> base = std::move(base_opened.file);
+  std::unique_ptr<ModelFile> target = std::move(target_side->file);
+  const ModelIndex& base_index = base_opened.index;
+  const ModelIndex& target_index = target_side->index;
   TensorMatch match = MatchTensors(base_index, target_index);
 
   DiffStats stats;

@@ -17,9 +17,11 @@ namespace mln::delta {
 struct DiffOptions {
   formats::ParseOptions parse;  ///< chunk_size here is also the patch's op and piece size
   unsigned threads = 0;
-  /// Compress every op's payload as mln-compress would, at this zstd level (mln-diff -l).
+  /// Compress every op's payload as mln-compress would, at this zstd level (mln-diff -l);
+  /// 0 is each codec's own default, as mln-compress without -l (mln-diff -z).
   std::optional<int> compress_level;
-  /// zstd level of the binary deltas of non-tensor bytes (headers, metadata, graphs).
+  /// zstd level of the binary deltas of non-tensor bytes (headers, metadata, graphs); at
+  /// most 3 for a delta whose base window is over 64 times its bytes.
   int bytes_level = 19;
   /// How far around a non-tensor range's old position its delta looks for matches.
   uint64_t bytes_window = 8ull << 20;

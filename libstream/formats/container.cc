@@ -2,6 +2,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <dlfcn.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,17 +16,59 @@ namespace {
 constexpr size_t kHeadBytes = 64 * 1024;  // what a format bids on (ByteSource::Peek's limit)
 constexpr size_t kReadBlock = 1 << 20;
 
+// Debian's shared libarchive, loaded the first time an input may be an archive rather than
+// at start-up: with the libraries it pulls in (ICU, libxml2, nettle, ...) loading it cost
+// every filter ~4 ms of a ~20 ms start, and most inputs are model files, which never get
+// here (OpenModel asks this bidder only when no model format bid higher).
+#define MLN_LIBARCHIVE_FUNCTIONS(X)                                                          \
+  X(archive_read_new) X(archive_read_free) X(archive_read_open) X(archive_read_open_memory) \
+  X(archive_read_next_header) X(archive_read_data) X(archive_read_data_skip)                \
+  X(archive_set_error) X(archive_error_string) X(archive_entry_pathname)                    \
+  X(archive_entry_filetype) X(archive_entry_size) X(archive_entry_size_is_set)              \
+  X(archive_read_support_filter_gzip) X(archive_read_support_filter_bzip2)                  \
+  X(archive_read_support_filter_xz) X(archive_read_support_filter_lzma)                     \
+  X(archive_read_support_filter_zstd) X(archive_read_support_filter_lz4)                    \
+  X(archive_read_support_format_tar) X(archive_read_support_format_zip)
+
+struct LibArchive {
+#define MLN_DECLARE(f) decltype(&::f) f = nullptr;
+  MLN_LIBARCHIVE_FUNCTIONS(MLN_DECLARE)
+#undef MLN_DECLARE
+};
+
+// The loaded library, or null when it cannot be loaded (archives are then unsupported).
+const LibArchive* Lib() {
+  static const LibArchive* lib = []() -> const LibArchive* {
+    void* h = dlopen(MLN_LIBARCHIVE_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (h == nullptr) return nullptr;
+    static LibArchive l;
+#define MLN_RESOLVE(f)                                           \
+  l.f = reinterpret_cast<decltype(&::f)>(dlsym(h, #f));          \
+  if (l.f == nullptr) return nullptr;
+    MLN_LIBARCHIVE_FUNCTIONS(MLN_RESOLVE)
+#undef MLN_RESOLVE
+    return &l;
+  }();
+  return lib;
+}
+
+Result<const LibArchive*> RequireLib() {
+  if (const LibArchive* lib = Lib()) return lib;
+  return Fail(Errc::kUnsupported, std::string("cannot read archives: ") + MLN_LIBARCHIVE_SONAME +
+                                      " (libarchive) cannot be loaded");
+}
+
 // Only the built-in decompressors: archive_read_support_filter_all() would also accept
 // lrzip, lzop, grzip and uuencode by running external programs on hostile input.
-void SupportFilters(archive* a) {
-  archive_read_support_filter_gzip(a);
-  archive_read_support_filter_bzip2(a);
-  archive_read_support_filter_xz(a);
-  archive_read_support_filter_lzma(a);
-  archive_read_support_filter_zstd(a);
-  archive_read_support_filter_lz4(a);
-  archive_read_support_format_tar(a);
-  archive_read_support_format_zip(a);
+void SupportFilters(const LibArchive& lib, archive* a) {
+  lib.archive_read_support_filter_gzip(a);
+  lib.archive_read_support_filter_bzip2(a);
+  lib.archive_read_support_filter_xz(a);
+  lib.archive_read_support_filter_lzma(a);
+  lib.archive_read_support_filter_zstd(a);
+  lib.archive_read_support_filter_lz4(a);
+  lib.archive_read_support_format_tar(a);
+  lib.archive_read_support_format_zip(a);
 }
 
 // One libarchive reader over a ByteSource, with errors turned into Error values.
@@ -33,16 +76,18 @@ class ArchiveReader {
  public:
   explicit ArchiveReader(ByteSource& src) : src_(src), buf_(kReadBlock) {}
   ~ArchiveReader() {
-    if (a_ != nullptr) archive_read_free(a_);
+    if (a_ != nullptr) lib_->archive_read_free(a_);
   }
   ArchiveReader(const ArchiveReader&) = delete;
   ArchiveReader& operator=(const ArchiveReader&) = delete;
 
   Result<void> Open() {
-    a_ = archive_read_new();
+    MLN_TRY(lib_, RequireLib());
+    a_ = lib_->archive_read_new();
     if (a_ == nullptr) return Fail(Errc::kOs, "cannot allocate an archive reader");
-    SupportFilters(a_);
-    if (archive_read_open(a_, this, nullptr, &ArchiveReader::ReadCallback, nullptr) != ARCHIVE_OK) {
+    SupportFilters(*lib_, a_);
+    if (lib_->archive_read_open(a_, this, nullptr, &ArchiveReader::ReadCallback, nullptr) !=
+        ARCHIVE_OK) {
       return Fail(Failure("cannot read it as a tar or zip archive"));
     }
     return {};
@@ -53,24 +98,26 @@ class ArchiveReader {
   Result<std::optional<ArchiveMember>> Next() {
     for (;;) {
       archive_entry* e = nullptr;
-      int r = archive_read_next_header(a_, &e);
+      int r = lib_->archive_read_next_header(a_, &e);
       if (r == ARCHIVE_EOF) return std::nullopt;
       if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
         return Fail(Failure("cannot read the member header after '" + last_ + "'"));
       }
-      const char* path = archive_entry_pathname(e);
+      const char* path = lib_->archive_entry_pathname(e);
       last_ = path ? path : "";
-      if (archive_entry_filetype(e) != AE_IFREG) continue;
+      if (lib_->archive_entry_filetype(e) != AE_IFREG) continue;
       ArchiveMember m;
       m.name = last_;
-      if (archive_entry_size_is_set(e)) m.size = static_cast<uint64_t>(archive_entry_size(e));
+      if (lib_->archive_entry_size_is_set(e)) {
+        m.size = static_cast<uint64_t>(lib_->archive_entry_size(e));
+      }
       return m;
     }
   }
 
   // Reads up to `n` bytes of the current member; 0 at its end.
   Result<size_t> Data(void* dst, size_t n, const std::string& member) {
-    la_ssize_t r = archive_read_data(a_, dst, n);
+    la_ssize_t r = lib_->archive_read_data(a_, dst, n);
     if (r < 0) return Fail(Failure("member '" + member + "'"));
     return static_cast<size_t>(r);
   }
@@ -89,7 +136,9 @@ class ArchiveReader {
   }
 
   Result<void> SkipData(const std::string& member) {
-    if (archive_read_data_skip(a_) != ARCHIVE_OK) return Fail(Failure("member '" + member + "'"));
+    if (lib_->archive_read_data_skip(a_) != ARCHIVE_OK) {
+      return Fail(Failure("member '" + member + "'"));
+    }
     return {};
   }
 
@@ -99,7 +148,7 @@ class ArchiveReader {
     auto got = self->src_.Read(self->buf_.data(), self->buf_.size());
     if (!got) {
       self->io_error_ = got.error();
-      archive_set_error(a, EIO, "%s", got.error().message.c_str());
+      self->lib_->archive_set_error(a, EIO, "%s", got.error().message.c_str());
       return -1;
     }
     *out = self->buf_.data();
@@ -109,11 +158,12 @@ class ArchiveReader {
   // An error from libarchive's message, or the I/O error our callback saw.
   Error Failure(std::string context) {
     if (io_error_) return *io_error_;
-    const char* why = a_ ? archive_error_string(a_) : nullptr;
+    const char* why = a_ ? lib_->archive_error_string(a_) : nullptr;
     return Error{Errc::kBadData, context + ": " + (why ? why : "damaged or truncated archive")};
   }
 
   ByteSource& src_;
+  const LibArchive* lib_ = nullptr;  // set by Open
   archive* a_ = nullptr;
   std::vector<uint8_t> buf_;
   std::optional<Error> io_error_;
@@ -255,19 +305,20 @@ class ArchiveFrameSource final : public stream::FrameSource {
 }  // namespace
 
 int BidArchive(std::span<const uint8_t> head) {
-  if (head.empty()) return 0;
-  archive* a = archive_read_new();
+  const LibArchive* lib = head.empty() ? nullptr : Lib();
+  if (lib == nullptr) return 0;
+  archive* a = lib->archive_read_new();
   if (a == nullptr) return 0;
-  SupportFilters(a);
+  SupportFilters(*lib, a);
   int bid = 0;
   // libarchive's own bidders decide; a header that reads back from the first bytes is an
   // archive (the rest may lie beyond `head`).
-  if (archive_read_open_memory(a, head.data(), head.size()) == ARCHIVE_OK) {
+  if (lib->archive_read_open_memory(a, head.data(), head.size()) == ARCHIVE_OK) {
     archive_entry* e = nullptr;
-    int r = archive_read_next_header(a, &e);
-    if (r == ARCHIVE_OK || r == ARCHIVE_WARN) bid = 80;
+    int r = lib->archive_read_next_header(a, &e);
+    if (r == ARCHIVE_OK || r == ARCHIVE_WARN) bid = kArchiveBid;
   }
-  archive_read_free(a);
+  lib->archive_read_free(a);
   return bid;
 }
 

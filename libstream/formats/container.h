@@ -22,8 +22,10 @@ struct ArchiveMember {
   std::string format;            ///< best bidding model format of its first bytes, or ""
 };
 
-/// 80 when libarchive recognises `head` as a tar or zip archive (its own bidders, through
-/// any of the compression filters above; never "raw"), else 0.
+/// kArchiveBid when libarchive recognises `head` as a tar or zip archive (its own bidders,
+/// through any of the compression filters above; never "raw"), else 0 (also when libarchive
+/// cannot be loaded: it is loaded on first use).
+constexpr int kArchiveBid = 80;
 int BidArchive(std::span<const uint8_t> head);
 
 /// Reads the archive in `src` to its end and lists its regular-file members in archive

@@ -27,6 +27,8 @@ struct FormatHandler {
   /// Parses from the start of `src`; the FrameSource keeps a reference to `src`.
   Result<std::unique_ptr<stream::FrameSource>> (*parse)(ByteSource& src,
                                                         const ParseOptions& options);
+  /// The most `bid` ever returns: it is not asked when another format bid that much.
+  int max_bid = 100;
 };
 
 /// Every format this build reads.

@@ -17,7 +17,7 @@ std::span<const FormatHandler> AllFormats() {
       {"tflite", BidTflite, ParseTflite},
       {"safetensors", BidSafetensors, ParseSafetensors},
       {"safetensors-index", BidSafetensorsIndex, ParseSafetensorsIndex},
-      {"archive", BidArchive, ParseArchive},
+      {"archive", BidArchive, ParseArchive, kArchiveBid},
   };
   return kFormats;
 }
@@ -58,6 +58,7 @@ Result<std::unique_ptr<stream::FrameSource>> OpenModel(ByteSource& src,
   const FormatHandler* best = nullptr;
   int best_bid = 0;
   for (const auto& f : AllFormats()) {
+    if (f.max_bid <= best_bid) continue;  // cannot win (the archive bidder loads libarchive)
     int bid = f.bid(head);
     if (bid > best_bid) {
       best_bid = bid;

@@ -35,3 +35,9 @@ for a in two.tar two.zip; do
 done
 expect_exit 64 mln-parse --member nope.gguf "$T/one.tar"
 expect_err "no member 'nope.gguf' in the archive \(members: README, m.gguf\)"
+
+# libarchive is loaded only for an input that may be an archive: a model file never loads it.
+LD_DEBUG=files mln-parse "$m" 2> "$T/ld" | mln-emit | cmp - "$m" || fail "model round trip differs"
+! grep -q "libarchive" "$T/ld" || fail "libarchive was loaded to parse a GGUF file"
+LD_DEBUG=files mln-parse "$T/one.tar" 2> "$T/ld" | mln-emit | cmp - "$m" || fail "tar round trip differs"
+grep -q "libarchive" "$T/ld" || fail "libarchive was not loaded for a tar archive"

@@ -60,6 +60,10 @@ runs=$(grep -c '"tflite.sparsity"' "$T/j" || true)
 mln-inspect --json "$T/p" >"$T/j"
 grep -Eq '"op": *"idelta"' "$T/j" || fail "no idelta op in the pruning patch"
 mln-compress <"$T/p" >"$T/pz"
+# -z compresses in the same run, byte for byte as the pipe does.
+mln-diff -z "$faces/face_detection_full_range.tflite" \
+  "$faces/face_detection_full_range_sparse.tflite" -o "$T/pz1"
+cmp "$T/pz" "$T/pz1" || fail "mln-diff -z differs from mln-diff | mln-compress"
 mln-compress "$faces/face_detection_full_range_sparse.tflite" -o "$T/alone.mlnz"
 [ "$(stat -c %s "$T/pz")" -lt "$(stat -c %s "$T/alone.mlnz")" ] ||
   fail "pruning patch $(stat -c %s "$T/pz") B, the model compressed alone $(stat -c %s "$T/alone.mlnz") B"
