@@ -237,18 +237,12 @@ bool IsMemberFormat(const FormatHandler& f) {
   return f.name != "archive" && f.name != "safetensors-index";
 }
 
+bool IsNotArchive(const FormatHandler& f) { return f.name != "archive"; }
+
+// The name of the best bidding format of `head`, never "archive", or "".
 std::string BestFormat(std::span<const uint8_t> head, bool models_only) {
-  std::string best;
-  int best_bid = 0;
-  for (const auto& f : AllFormats()) {
-    if (f.name == "archive" || (models_only && !IsMemberFormat(f))) continue;
-    int bid = f.bid(head);
-    if (bid > best_bid) {
-      best_bid = bid;
-      best = f.name;
-    }
-  }
-  return best;
+  const FormatHandler* best = BestBid(head, models_only ? IsMemberFormat : IsNotArchive);
+  return best ? std::string(best->name) : std::string();
 }
 
 std::string MemberList(const std::vector<ArchiveMember>& members) {

@@ -37,6 +37,10 @@ std::span<const FormatHandler> AllFormats();
 const FormatHandler* FindFormat(std::string_view name);
 /// Comma-separated names, for help texts and errors.
 std::string FormatNames();
+/// The format that bids highest on `head` (the first to bid it on a tie), among those
+/// `allowed` accepts (all when null); nullptr when none bids.
+const FormatHandler* BestBid(std::span<const uint8_t> head,
+                             bool (*allowed)(const FormatHandler&) = nullptr);
 
 /// Picks the format by content (or by `forced_format` when not empty) and starts parsing.
 /// An mln stream or unknown content fails with Errc::kBadData naming what was seen.

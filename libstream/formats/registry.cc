@@ -38,6 +38,22 @@ std::string FormatNames() {
   return s;
 }
 
+const FormatHandler* BestBid(std::span<const uint8_t> head,
+                             bool (*allowed)(const FormatHandler&)) {
+  const FormatHandler* best = nullptr;
+  int best_bid = 0;
+  for (const auto& f : AllFormats()) {
+    if (allowed != nullptr && !allowed(f)) continue;
+    if (f.max_bid <= best_bid) continue;  // cannot win (the archive bidder loads libarchive)
+    int bid = f.bid(head);
+    if (bid > best_bid) {
+      best_bid = bid;
+      best = &f;
+    }
+  }
+  return best;
+}
+
 Result<std::unique_ptr<stream::FrameSource>> OpenModel(ByteSource& src,
                                                        std::string_view forced_format,
                                                        const ParseOptions& options) {
@@ -55,16 +71,7 @@ Result<std::unique_ptr<stream::FrameSource>> OpenModel(ByteSource& src,
     return Fail(Error{Errc::kBadData, "input is already an mln stream, not a model file",
                       src.name()});
   }
-  const FormatHandler* best = nullptr;
-  int best_bid = 0;
-  for (const auto& f : AllFormats()) {
-    if (f.max_bid <= best_bid) continue;  // cannot win (the archive bidder loads libarchive)
-    int bid = f.bid(head);
-    if (bid > best_bid) {
-      best_bid = bid;
-      best = &f;
-    }
-  }
+  const FormatHandler* best = BestBid(head);
   if (best == nullptr) {
     return Fail(Error{Errc::kBadData,
                       "unrecognised model format (reads " + FormatNames() + ")", src.name()});
