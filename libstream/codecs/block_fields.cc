@@ -101,10 +101,7 @@ bool EncodeBlockFields(std::span<const uint8_t> in, const std::vector<uint16_t>&
     StoreLE<uint16_t>(entry, static_cast<uint16_t>(len));
     if (!internal::PackGroup(group.span(), level, out, pos, limit, entry + 2, entry + 3)) return false;
   }
-  if (pos + tail >= limit) return false;
-  if (tail != 0) std::memcpy(out.data() + pos, in.data() + n * block, tail);
-  out.Resize(pos + tail);
-  return true;
+  return internal::FinishWithTail(in.subspan(n * block), out, pos, limit);
 }
 
 Result<void> DecodeBlockFields(std::span<const uint8_t> in, uint64_t decoded_size,

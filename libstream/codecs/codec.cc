@@ -131,10 +131,19 @@ bool PackGroup(std::span<const uint8_t> group, int level, AlignedBuffer& out, si
   return true;
 }
 
+bool FinishWithTail(std::span<const uint8_t> tail, AlignedBuffer& out, size_t pos,
+                    size_t limit) {
+  if (pos + tail.size() >= limit) return false;
+  if (!tail.empty()) std::memcpy(out.data() + pos, tail.data(), tail.size());
+  out.Resize(pos + tail.size());
+  return true;
+}
+
 }  // namespace internal
 
 namespace {
 
+using internal::FinishWithTail;
 using internal::PackGroup;
 using internal::PlaneScratch;
 using internal::ZstdCompressInto;
@@ -212,11 +221,7 @@ bool EncodeBytePlane(std::span<const uint8_t> in, PlaneSplit split, int level,
     uint8_t* entry = head + kBytePlaneHead + b * kPlaneEntry;
     if (!PackGroup(plane, level, out, pos, limit, entry, entry + 1)) return false;
   }
-  size_t tail = in.size() - n * width;
-  if (pos + tail >= limit) return false;
-  if (tail != 0) std::memcpy(out.data() + pos, in.data() + n * width, tail);
-  out.Resize(pos + tail);
-  return true;
+  return FinishWithTail(in.subspan(n * width), out, pos, limit);
 }
 
 Result<void> DecodeBytePlane(std::span<const uint8_t> in, uint64_t decoded_size,

@@ -34,4 +34,10 @@ inline constexpr uint8_t kGroupRaw = 0, kGroupZstd = 1;
 bool PackGroup(std::span<const uint8_t> group, int level, AlignedBuffer& out, size_t& pos,
                size_t limit, uint8_t* method, uint8_t* stored_length);
 
+/// Ends a grouped payload: appends `tail` (the bytes that fill no whole element or block)
+/// raw at `pos` and sizes `out` to its end; false when that would reach `limit` (the
+/// payload would not be smaller than its input).
+bool FinishWithTail(std::span<const uint8_t> tail, AlignedBuffer& out, size_t pos,
+                    size_t limit);
+
 }  // namespace mln::codecs::internal

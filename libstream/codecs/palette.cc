@@ -180,10 +180,7 @@ bool EncodePalette(std::span<const uint8_t> in, size_t width, int level, Aligned
   uint8_t* entry = value_table + values->size() * width;
   size_t pos = table;
   if (!internal::PackGroup(packed.span(), level, out, pos, limit, entry, entry + 1)) return false;
-  if (pos + tail >= limit) return false;
-  if (tail != 0) std::memcpy(out.data() + pos, in.data() + n * width, tail);
-  out.Resize(pos + tail);
-  return true;
+  return internal::FinishWithTail(in.subspan(n * width), out, pos, limit);
 }
 
 Result<void> DecodePalette(std::span<const uint8_t> in, uint64_t decoded_size,
