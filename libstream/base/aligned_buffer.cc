@@ -15,6 +15,14 @@ namespace {
 // Recycling the blocks keeps peak memory at what is in flight, with pages already mapped.
 constexpr size_t kPoolMinBlock = 64 << 10;
 constexpr size_t kPoolMaxBytes = 64 << 20;
+// Blocks from this size up are mapped on their own, aligned and sized to whole transparent
+// huge pages. On the VMs we measure on, the first write to each fresh 4 KiB page costs
+// ~14 us (the hypervisor shadows the guest's page tables), even after MADV_POPULATE_WRITE:
+// a 16 MiB plane merge took 60 ms on fresh pages and 1 ms on touched ones. With 2 MiB pages
+// it is one fault per 2 MiB, and the first merge takes 1 ms as well. Where THP is off the
+// hint does nothing and the block behaves as before.
+constexpr size_t kHugePage = 2 << 20;
+constexpr size_t kSmallPage = 4 << 10;
 
 struct Pool {
   std::mutex mu;
@@ -40,6 +48,32 @@ void Populate(void* p, size_t size) {
   (void)p;
   (void)size;
 #endif
+}
+
+// Maps `size` bytes (whole small pages) at a kHugePage-aligned address: the kernel backs
+// only aligned 2 MiB ranges with huge pages.
+void* MapHugeBlock(size_t size) {
+  size_t span = size + kHugePage;
+  void* m = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) throw std::bad_alloc();
+  uintptr_t start = reinterpret_cast<uintptr_t>(m);
+  uintptr_t aligned = (start + kHugePage - 1) & ~(kHugePage - 1);
+  if (aligned > start) munmap(m, aligned - start);
+  uintptr_t end = aligned + size;
+  if (start + span > end) munmap(reinterpret_cast<void*>(end), start + span - end);
+  void* p = reinterpret_cast<void*>(aligned);
+#ifdef MADV_HUGEPAGE
+  madvise(p, size, MADV_HUGEPAGE);
+#endif
+  return p;
+}
+
+void FreeBlock(void* p, size_t capacity) {
+  if (capacity >= kHugePage) {
+    munmap(p, capacity);
+  } else {
+    std::free(p);
+  }
 }
 
 }  // namespace
@@ -68,6 +102,15 @@ void* AcquireBlock(size_t size, size_t* capacity) {
       return p;
     }
   }
+  if (rounded >= kHugePage) {
+    // Whole 4 KiB pages, not whole huge pages: a tail under 2 MiB takes small pages, so
+    // memory stays what was asked for (a 4 MiB + 64 B frame does not pin 6 MiB).
+    rounded = (rounded + kSmallPage - 1) / kSmallPage * kSmallPage;
+    void* p = MapHugeBlock(rounded);
+    Populate(p, rounded);
+    *capacity = rounded;
+    return p;
+  }
   void* p = std::aligned_alloc(kPayloadAlignment, rounded);
   if (p == nullptr) throw std::bad_alloc();
   *capacity = rounded;
@@ -86,7 +129,7 @@ void ReleaseBlock(void* p, size_t capacity) {
       return;
     }
   }
-  std::free(p);
+  FreeBlock(p, capacity);
 }
 
 }  // namespace mln::internal

@@ -1,0 +1,91 @@
+#include "libstream/base/aligned_buffer.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace mln {
+namespace {
+
+constexpr uintptr_t kHugePage = 2 << 20;
+
+// The /proc/self/smaps entry of the mapping that holds `p`: its size in KiB and whether
+// the kernel may back it with transparent huge pages.
+struct Mapping {
+  bool found = false;
+  uint64_t size_kib = 0;
+  bool thp_eligible = false;
+};
+Mapping MappingOf(const void* p) {
+  std::ifstream smaps("/proc/self/smaps");
+  const uintptr_t at = reinterpret_cast<uintptr_t>(p);
+  Mapping m;
+  bool inside = false;
+  std::string line;
+  while (std::getline(smaps, line)) {
+    uintptr_t lo = 0, hi = 0;
+    char dash = 0;
+    std::istringstream range(line);
+    if (range >> std::hex >> lo >> dash >> hi && dash == '-') {
+      if (inside) break;
+      inside = lo <= at && at < hi;
+      m.found = m.found || inside;
+      continue;
+    }
+    if (!inside) continue;
+    std::istringstream field(line);
+    std::string key;
+    uint64_t value = 0;
+    field >> key >> value;
+    if (key == "Size:") m.size_kib = value;
+    if (key == "THPeligible:") m.thp_eligible = value == 1;
+  }
+  return m;
+}
+
+bool ThpAvailable() {
+  std::ifstream f("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string mode;
+  std::getline(f, mode);
+  return !mode.empty() && mode.find("[never]") == std::string::npos;
+}
+
+TEST(AlignedBufferTest, LargeBlocksSitOnHugePagesAndKeepTheirSize) {
+  const size_t size = (4 << 20) + 64;  // a 4 MiB chunk and a little more
+  AlignedBuffer b(size);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(b.data()) % kHugePage, 0u);
+  Mapping m = MappingOf(b.data());
+  ASSERT_TRUE(m.found);
+  // The tail past the last whole huge page takes small pages: 4 MiB + 4 KiB, not 6 MiB.
+  EXPECT_EQ(m.size_kib, (4 << 10) + 4u);
+  if (!ThpAvailable()) GTEST_SKIP() << "transparent huge pages are off on this kernel";
+  EXPECT_TRUE(m.thp_eligible);
+}
+
+TEST(AlignedBufferTest, GrowingAcrossTheHugeBlockSizeKeepsThePrefix) {
+  AlignedBuffer b(1 << 20);
+  for (size_t i = 0; i < b.size(); ++i) b.data()[i] = static_cast<uint8_t>(i * 7 + 3);
+  b.Resize(5 << 20);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(b.data()) % kHugePage, 0u);
+  for (size_t i = 0; i < (1 << 20); ++i) {
+    ASSERT_EQ(b.data()[i], static_cast<uint8_t>(i * 7 + 3)) << "byte " << i;
+  }
+  b.data()[b.size() - 1] = 0x5a;  // the whole new size is writable
+  EXPECT_EQ(b.data()[b.size() - 1], 0x5a);
+}
+
+TEST(AlignedBufferTest, ReleasedLargeBlocksAreReused) {
+  const uint8_t* first = nullptr;
+  {
+    AlignedBuffer b(3 << 20);
+    first = b.data();
+  }
+  AlignedBuffer again(3 << 20);
+  EXPECT_EQ(again.data(), first);
+}
+
+}  // namespace
+}  // namespace mln
