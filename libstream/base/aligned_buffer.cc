@@ -1,7 +1,8 @@
 #include "libstream/base/aligned_buffer.h"
 
 #include <sys/mman.h>
-#include <unistd.h>
+
+#include "libstream/base/huge_pages.h"
 
 #include <mutex>
 #include <vector>
@@ -15,13 +16,9 @@ namespace {
 // Recycling the blocks keeps peak memory at what is in flight, with pages already mapped.
 constexpr size_t kPoolMinBlock = 64 << 10;
 constexpr size_t kPoolMaxBytes = 64 << 20;
-// Blocks from this size up are mapped on their own, aligned and sized to whole transparent
-// huge pages. On the VMs we measure on, the first write to each fresh 4 KiB page costs
-// ~14 us (the hypervisor shadows the guest's page tables), even after MADV_POPULATE_WRITE:
-// a 16 MiB plane merge took 60 ms on fresh pages and 1 ms on touched ones. With 2 MiB pages
-// it is one fault per 2 MiB, and the first merge takes 1 ms as well. Where THP is off the
-// hint does nothing and the block behaves as before.
-constexpr size_t kHugePage = 2 << 20;
+// Blocks from a huge page up are mapped on their own at a huge-page boundary and backed
+// by huge pages (see base/huge_pages.h for why).
+constexpr size_t kHugePage = kHugePageSize;
 constexpr size_t kSmallPage = 4 << 10;
 
 struct Pool {
@@ -33,21 +30,6 @@ struct Pool {
 Pool& GetPool() {
   static Pool* pool = new Pool();  // never destroyed: buffers may die after static teardown
   return *pool;
-}
-
-// Maps a fresh block's pages in one call. Touched one by one, each page was a fault, and
-// on the test machine's VM a fault costs several microseconds: they were a fifth of
-// mln-compress -d's time on quantized models. A hint: kernels before 5.14 refuse it.
-void Populate(void* p, size_t size) {
-#ifdef MADV_POPULATE_WRITE
-  static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1);
-  uintptr_t end = (reinterpret_cast<uintptr_t>(p) + size) & ~(page - 1);
-  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
-#else
-  (void)p;
-  (void)size;
-#endif
 }
 
 // Maps `size` bytes (whole small pages) at a kHugePage-aligned address: the kernel backs
@@ -62,9 +44,7 @@ void* MapHugeBlock(size_t size) {
   uintptr_t end = aligned + size;
   if (start + span > end) munmap(reinterpret_cast<void*>(end), start + span - end);
   void* p = reinterpret_cast<void*>(aligned);
-#ifdef MADV_HUGEPAGE
-  madvise(p, size, MADV_HUGEPAGE);
-#endif
+  BackWithHugePages(p, size);
   return p;
 }
 
@@ -107,14 +87,15 @@ void* AcquireBlock(size_t size, size_t* capacity) {
     // memory stays what was asked for (a 4 MiB + 64 B frame does not pin 6 MiB).
     rounded = (rounded + kSmallPage - 1) / kSmallPage * kSmallPage;
     void* p = MapHugeBlock(rounded);
-    Populate(p, rounded);
     *capacity = rounded;
     return p;
   }
   void* p = std::aligned_alloc(kPayloadAlignment, rounded);
   if (p == nullptr) throw std::bad_alloc();
   *capacity = rounded;
-  if (rounded >= kPoolMinBlock) Populate(p, rounded);
+  // One call maps the block's pages; touched one by one, each page was a fault, and they
+  // were a fifth of mln-compress -d's time on quantized models.
+  if (rounded >= kPoolMinBlock) PopulatePages(p, rounded);
   return p;
 }
 

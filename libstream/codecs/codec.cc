@@ -1,5 +1,8 @@
 #include "libstream/codecs/codec.h"
 
+// For ZSTD_createCCtx_advanced (a custom allocator): declared only under this macro, but
+// exported by the shared libzstd 1.5 that Debian 12 ships.
+#define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 
 #include <array>
@@ -7,6 +10,7 @@
 #include <cstring>
 
 #include "libstream/base/endian.h"
+#include "libstream/base/huge_pages.h"
 #include "libstream/crypto/digest.h"
 #include "libstream/formats/tflite.h"
 #include "libstream/codecs/block_fields.h"
@@ -46,7 +50,8 @@ constexpr uint8_t kPlaneRaw = internal::kGroupRaw, kPlaneZstd = internal::kGroup
 namespace internal {
 
 struct ZstdContexts {
-  ZSTD_CCtx* c = ZSTD_createCCtx();
+  // Tables of a few MiB and more (level 19, long windows) on huge pages: see huge_pages.h.
+  ZSTD_CCtx* c = ZSTD_createCCtx_advanced({HugeAwareAlloc, HugeAwareFree, nullptr});
   ZSTD_DCtx* d = ZSTD_createDCtx();
   ~ZstdContexts() {
     ZSTD_freeCCtx(c);

@@ -3,14 +3,14 @@
 // For ZSTD_createCCtx_advanced (a custom allocator): declared only under this macro, but
 // exported by the shared libzstd 1.5 that Debian 12 ships.
 #define ZSTD_STATIC_LINKING_ONLY
-#include <sys/mman.h>
 #include <zstd.h>
 
 #include <algorithm>
 #include <bit>
-#include <cstdlib>
 #include <memory>
 #include <string>
+
+#include "libstream/base/huge_pages.h"
 
 namespace mln::delta {
 namespace {
@@ -29,20 +29,9 @@ struct DctxFree {
 };
 
 // A level-19 context over a MiB-sized prefix has tens of MiB of match tables, which zstd
-// clears when a thread first uses them. Faulting them in 4 KiB at a time cost more than the
-// clearing itself on the 2-core VM we measure on; on 2 MiB pages (where the kernel allows
-// them: transparent_hugepage=madvise or always) it is a few dozen faults instead of
-// thousands. Small blocks come from malloc as usual.
-constexpr size_t kHugePage = 2u << 20;
-
-void* TableAlloc(void*, size_t size) {
-  if (size < 2 * kHugePage) return std::malloc(size);
-  size_t rounded = (size + kHugePage - 1) / kHugePage * kHugePage;
-  void* p = std::aligned_alloc(kHugePage, rounded);
-  if (p != nullptr) ::madvise(p, rounded, MADV_HUGEPAGE);  // a hint: 4 KiB pages work too
-  return p;
-}
-void TableFree(void*, void* p) { std::free(p); }
+// clears when a thread first uses them: on huge pages that is a few dozen faults instead of
+// thousands.
+constexpr ZSTD_customMem kTableMemory{HugeAwareAlloc, HugeAwareFree, nullptr};
 
 // One context per thread, kept for the thread's life. A fresh context at level 19 cost an
 // allocation and a memset of its tables (with the page faults that brings) on every op,
@@ -53,7 +42,7 @@ void TableFree(void*, void* p) { std::free(p); }
 // Memory stays one context per pipeline thread.
 ZSTD_CCtx* ThreadCctx() {
   thread_local std::unique_ptr<ZSTD_CCtx, CctxFree> c(
-      ZSTD_createCCtx_advanced(ZSTD_customMem{TableAlloc, TableFree, nullptr}));
+      ZSTD_createCCtx_advanced(kTableMemory));
   if (c) ZSTD_CCtx_reset(c.get(), ZSTD_reset_session_and_parameters);
   return c.get();
 }
@@ -164,7 +153,7 @@ const SharedPrefix::Tables* SharedPrefix::TablesFor(std::span<const uint8_t> in)
   t->params = want;
   t->cdict.reset(ZSTD_createCDict_advanced2(bytes_.data(), bytes_.size(), ZSTD_dlm_byRef,
                                             ZSTD_dct_rawContent, cp.get(),
-                                            ZSTD_customMem{TableAlloc, TableFree, nullptr}));
+                                            kTableMemory));
   if (!t->cdict) return nullptr;
   tables_.push_back(std::move(t));
   return tables_.back().get();
