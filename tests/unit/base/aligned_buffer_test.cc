@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -65,6 +67,30 @@ TEST(AlignedBufferTest, LargeBlocksSitOnHugePagesAndKeepTheirSize) {
   EXPECT_TRUE(m.thp_eligible);
 }
 
+TEST(AlignedBufferTest, MidSizedBlocksShareHugePagesWithoutOverlapping) {
+  // Three 100 KiB payloads: each gets a 128 KiB piece of a 2 MiB slab.
+  AlignedBuffer a(100 << 10), b(100 << 10), c(100 << 10);
+  const AlignedBuffer* all[] = {&a, &b, &c};
+  for (const AlignedBuffer* x : all) {
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(x->data()) % kPayloadAlignment, 0u);
+    for (const AlignedBuffer* y : all) {
+      if (x == y) continue;
+      auto gap = reinterpret_cast<intptr_t>(x->data()) - reinterpret_cast<intptr_t>(y->data());
+      EXPECT_GE(std::abs(gap), intptr_t{128} << 10) << "pieces overlap";
+    }
+  }
+  std::memset(a.data(), 0xa1, a.size());
+  std::memset(b.data(), 0xb2, b.size());
+  std::memset(c.data(), 0xc3, c.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(a.data()[i], 0xa1);
+    ASSERT_EQ(b.data()[i], 0xb2);
+    ASSERT_EQ(c.data()[i], 0xc3);
+  }
+  if (!ThpAvailable()) GTEST_SKIP() << "transparent huge pages are off on this kernel";
+  EXPECT_TRUE(MappingOf(b.data()).thp_eligible);
+}
+
 TEST(AlignedBufferTest, GrowingAcrossTheHugeBlockSizeKeepsThePrefix) {
   AlignedBuffer b(1 << 20);
   for (size_t i = 0; i < b.size(); ++i) b.data()[i] = static_cast<uint8_t>(i * 7 + 3);
@@ -77,14 +103,16 @@ TEST(AlignedBufferTest, GrowingAcrossTheHugeBlockSizeKeepsThePrefix) {
   EXPECT_EQ(b.data()[b.size() - 1], 0x5a);
 }
 
-TEST(AlignedBufferTest, ReleasedLargeBlocksAreReused) {
-  const uint8_t* first = nullptr;
-  {
-    AlignedBuffer b(3 << 20);
-    first = b.data();
+TEST(AlignedBufferTest, ReleasedBlocksAreReused) {
+  for (size_t size : {size_t{3} << 20, size_t{300} << 10}) {
+    const uint8_t* first = nullptr;
+    {
+      AlignedBuffer b(size);
+      first = b.data();
+    }
+    AlignedBuffer again(size);
+    EXPECT_EQ(again.data(), first) << size << " bytes";
   }
-  AlignedBuffer again(3 << 20);
-  EXPECT_EQ(again.data(), first);
 }
 
 }  // namespace
