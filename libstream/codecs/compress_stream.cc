@@ -44,7 +44,7 @@ Result<CompressStats> CompressStream(ByteSource& in, ByteSink& out, const Encode
     MLN_TRY(source, formats::OpenModel(in, "", {}));
   }
   stream::FrameSource& src = is_stream ? static_cast<stream::FrameSource&>(*reader) : *source;
-  stream::Writer writer(out);
+  stream::Writer writer(out, stream::WriterOptions{.background = true});
   // A forced codec means exactly that codec per frame, so no bundles then.
   const bool bundle = !options.force;
   BundleSink bundles(writer, options.level);
@@ -98,7 +98,7 @@ Result<CompressStats> DecompressStream(ByteSource& in, ByteSink& out, bool emit_
   if (emit_model) {
     sink = std::make_unique<formats::LayoutSink>(out);
   } else {
-    sink = std::make_unique<stream::Writer>(out);
+    sink = std::make_unique<stream::Writer>(out, stream::WriterOptions{.background = true});
   }
   auto ok = stream::RunFramePipeline(reader, *sink, note, popts);
   if (!ok) return Fail(std::move(ok).error().WithFile(in.name()));

@@ -803,7 +803,7 @@ Result<DiffStats> DiffModels(ByteSource& base_src, ByteSource& target_src, ByteS
     return out_frames;
   };
 
-  stream::Writer writer(out);
+  stream::Writer writer(out, stream::WriterOptions{.background = true});
   // Compressing in one step (-l) packs small op frames into bundles, as mln-compress does.
   std::optional<codecs::BundleSink> bundles;
   if (options.compress_level) bundles.emplace(writer, *options.compress_level);

@@ -14,7 +14,7 @@ Result<ConvertStats> ParseToStream(ByteSource& in, ByteSink& out, std::string_vi
                                    const ParseOptions& options, std::string_view member) {
   MLN_TRY(auto source, member.empty() ? OpenModel(in, forced_format, options)
                                       : ParseArchiveMember(in, member, forced_format, options));
-  stream::Writer writer(out);
+  stream::Writer writer(out, stream::WriterOptions{.background = true});
   auto seal = [](std::vector<stream::Frame>& frames) -> Result<void> {
     stream::SealFrame(frames.front());
     return {};

@@ -504,7 +504,7 @@ Result<QuantStats> QuantizeStream(ByteSource& in, ByteSink& out, const QuantOpti
   }
   Shared shared;
   QuantSource source(*upstream, is_stream, options, shared);
-  stream::Writer writer(out);
+  stream::Writer writer(out, stream::WriterOptions{.background = true});
   stream::PipelineOptions popts;
   popts.kinds = {FrameKind::kTensor, FrameKind::kBytes};
   popts.verify_input = is_stream;

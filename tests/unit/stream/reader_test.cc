@@ -199,5 +199,79 @@ TEST(WriterTest, RefusesTrailerFramesFromCallers) {
   EXPECT_EQ(r.error().code, Errc::kInternal);
 }
 
+// Frames of many sizes, some above the background writer's queue budget.
+std::vector<Frame> MixedFrames() {
+  std::vector<Frame> frames = SampleFrames();
+  const size_t sizes[] = {1, 64, 65 << 10, 3 << 20, 9 << 20, 0, 3 << 20, 777, 5 << 20};
+  uint64_t seed = 10;
+  for (size_t n : sizes) {
+    frames.push_back(MakeFrame(FrameKind::kTensor, "t" + std::to_string(seed), RandomBytes(n, seed)));
+    ++seed;
+  }
+  return frames;
+}
+
+std::vector<uint8_t> WriteWith(const WriterOptions& options, std::vector<Frame> frames) {
+  std::vector<uint8_t> out;
+  auto sink = MakeMemorySink(&out, "mem");
+  Writer w(*sink, options);
+  for (Frame& f : frames) EXPECT_TRUE(w.Put(std::move(f)).has_value());
+  EXPECT_TRUE(w.Finish().has_value());
+  return out;
+}
+
+TEST(WriterTest, BackgroundWritesTheSameBytes) {
+  std::vector<uint8_t> inline_bytes = WriteWith({}, MixedFrames());
+  std::vector<uint8_t> background = WriteWith({.background = true}, MixedFrames());
+  EXPECT_EQ(background, inline_bytes);
+  ASSERT_OK_AND_ASSIGN(auto back, ReadStream(background));
+  EXPECT_EQ(back.size(), MixedFrames().size());
+}
+
+// Accepts `limit` bytes, then fails every write, as a full disk does.
+class FullSink final : public ByteSink {
+ public:
+  explicit FullSink(uint64_t limit) : ByteSink("full.mln"), limit_(limit) {}
+
+ private:
+  Result<void> WriteRaw(const void*, size_t n) override {
+    if (written_ + n > limit_) return Fail(Errc::kIo, "full.mln: No space left on device");
+    written_ += n;
+    return {};
+  }
+  uint64_t limit_;
+  uint64_t written_ = 0;
+};
+
+TEST(WriterTest, BackgroundWriteFailureReachesTheCaller) {
+  FullSink sink(4 << 20);
+  Writer w(sink, WriterOptions{.background = true});
+  std::optional<Error> failed;
+  for (Frame& f : MixedFrames()) {
+    if (auto ok = w.Put(std::move(f)); !ok) {
+      failed = ok.error();
+      break;
+    }
+  }
+  if (!failed) {
+    auto ok = w.Finish();
+    ASSERT_FALSE(ok.has_value());
+    failed = ok.error();
+  }
+  EXPECT_EQ(failed->code, Errc::kIo);
+  EXPECT_NE(failed->message.find("No space left"), std::string::npos) << failed->message;
+}
+
+TEST(WriterTest, BackgroundWriterDroppedBeforeFinishStopsCleanly) {
+  std::vector<uint8_t> out;
+  auto sink = MakeMemorySink(&out, "mem");
+  {
+    Writer w(*sink, WriterOptions{.background = true});
+    for (Frame& f : MixedFrames()) ASSERT_TRUE(w.Put(std::move(f)).has_value());
+  }  // no Finish: an abandoned output, as after a failed stage; must not hang or crash
+  auto read = ReadStream(out);
+  EXPECT_FALSE(read.has_value()) << "a stream without its trailer must not read back";
+}
+
 }  // namespace
 }  // namespace mln::stream
