@@ -19,25 +19,30 @@ namespace {
 // 1 GiB parse peaked near 200 MiB; forcing mmap instead doubles the time in page faults.
 // Recycling the blocks keeps peak memory at what is in flight, with pages already mapped.
 //
-// Every recycled block lives on transparent huge pages (see base/huge_pages.h for why):
-// - from 64 KiB to 2 MiB, blocks come in power-of-two classes carved from 2 MiB slabs, and
-//   a released block waits in its class's free list (held until exit: at most what was
-//   once in flight);
-// - above 2 MiB, each block is mapped on its own at a huge-page boundary and released ones
-//   wait in a best-fit pool of at most kPoolMaxBytes.
-constexpr size_t kPoolMinBlock = 64 << 10;
+// Recycled blocks live on transparent huge pages (see base/huge_pages.h for why):
+// - from 256 KiB to 1 MiB, blocks come in power-of-two classes carved from 2 MiB slabs,
+//   and a released block waits in its class's free list (held until exit: at most what
+//   was once in flight). Smaller blocks are left to malloc: a slab per class costs 2 MiB of
+//   memory however little of it is used.
+// - larger ones are mapped on their own at a huge-page boundary, one huge page up to 2 MiB
+//   and whole 2 MiB stretches above, and released ones wait in a best-fit pool of at most
+//   kPoolMaxBytes. One pool for all of them, so a 2 MiB ask can take a free 4 MiB block: a
+//   separate 2 MiB class cost mln-apply ~5 MiB of its 64 MiB budget.
+constexpr size_t kPoolMinBlock = 256 << 10;
+constexpr size_t kMaxClassBlock = 1 << 20;
 constexpr size_t kPoolMaxBytes = 64 << 20;
 constexpr size_t kHugePage = kHugePageSize;
 constexpr size_t kSmallPage = 4 << 10;
-constexpr size_t kClasses = std::countr_zero(kHugePage) - std::countr_zero(kPoolMinBlock) + 1;
+constexpr size_t kClasses = std::countr_zero(kMaxClassBlock) - std::countr_zero(kPoolMinBlock) + 1;
+
+bool TakesClass(size_t rounded) { return rounded <= kMaxClassBlock; }
+bool IsClassBlock(size_t capacity) { return capacity <= kMaxClassBlock; }
 
 struct Pool {
   std::mutex mu;
-  std::vector<std::pair<void*, size_t>> blocks;  // above kHugePage: address, capacity
+  std::vector<std::pair<void*, size_t>> blocks;  // mapped blocks: address, capacity
   size_t bytes = 0;
   std::array<std::vector<void*>, kClasses> free;  // per class, kPoolMinBlock << class
-  std::array<uint8_t*, kClasses> slab{};          // the class's slab being carved
-  std::array<size_t, kClasses> slab_left{};
 };
 
 Pool& GetPool() {
@@ -61,22 +66,21 @@ void* MapHugeBlock(size_t size) {
   return p;
 }
 
-// A block of class `c` (kPoolMinBlock << c bytes); the pool's lock is held.
-void* ClassBlock(Pool& pool, size_t c) {
+// A block of class `c` (kPoolMinBlock << c bytes). Maps a new slab when the class has no
+// free block, outside the lock: populating it takes a while, and the other pipeline
+// threads must not wait for it.
+void* ClassBlock(Pool& pool, size_t c, std::unique_lock<std::mutex>& lock) {
   if (!pool.free[c].empty()) {
     void* p = pool.free[c].back();
     pool.free[c].pop_back();
     return p;
   }
+  lock.unlock();
+  auto* slab = static_cast<uint8_t*>(MapHugeBlock(kHugePage));
+  lock.lock();
   const size_t size = kPoolMinBlock << c;
-  if (pool.slab_left[c] < size) {
-    pool.slab[c] = static_cast<uint8_t*>(MapHugeBlock(kHugePage));
-    pool.slab_left[c] = kHugePage;
-  }
-  void* p = pool.slab[c];
-  pool.slab[c] += size;
-  pool.slab_left[c] -= size;
-  return p;
+  for (size_t at = size; at < kHugePage; at += size) pool.free[c].push_back(slab + at);
+  return slab;
 }
 
 }  // namespace
@@ -90,11 +94,11 @@ void* AcquireBlock(size_t size, size_t* capacity) {
     return p;
   }
   Pool& pool = GetPool();
-  std::lock_guard lock(pool.mu);
-  if (rounded <= kHugePage) {
+  std::unique_lock lock(pool.mu);
+  if (TakesClass(rounded)) {
     size_t c = std::bit_width(std::bit_ceil(rounded) / kPoolMinBlock) - 1;
     *capacity = kPoolMinBlock << c;
-    return ClassBlock(pool, c);
+    return ClassBlock(pool, c, lock);
   }
   // Best fit among blocks no more than twice the request, so small asks do not pin
   // large blocks.
@@ -114,9 +118,12 @@ void* AcquireBlock(size_t size, size_t* capacity) {
     *capacity = cap;
     return p;
   }
-  // Whole 4 KiB pages, not whole huge pages: a tail under 2 MiB takes small pages, so
-  // memory stays what was asked for (a 4 MiB + 64 B frame does not pin 6 MiB).
-  rounded = (rounded + kSmallPage - 1) / kSmallPage * kSmallPage;
+  lock.unlock();  // mapping and populating need no lock, and take a while
+  // One huge page up to 2 MiB; above, whole 4 KiB pages rather than whole huge pages: a
+  // tail under 2 MiB takes small pages, so memory stays what was asked for (a 4 MiB + 64 B
+  // frame does not pin 6 MiB).
+  rounded = rounded <= kHugePage ? kHugePage
+                                 : (rounded + kSmallPage - 1) / kSmallPage * kSmallPage;
   void* p = MapHugeBlock(rounded);
   *capacity = rounded;
   return p;
@@ -130,7 +137,7 @@ void ReleaseBlock(void* p, size_t capacity) {
   }
   Pool& pool = GetPool();
   std::lock_guard lock(pool.mu);
-  if (capacity <= kHugePage) {
+  if (IsClassBlock(capacity)) {
     pool.free[std::bit_width(capacity / kPoolMinBlock) - 1].push_back(p);
     return;
   }
