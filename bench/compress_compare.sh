@@ -37,7 +37,9 @@ for f in "$@"; do
   mln=$(stat -c %s "$TMP/z")
   row "mln-compress -T1" "$mln" "$bytes" "$tc" "$td"
   tc2=$(secs bash -c "'$BIN/mln-compress' < '$TMP/s' > '$TMP/z2'")
-  row "mln-compress (all cores)" "$(stat -c %s "$TMP/z2")" "$bytes" "$tc2" 0
+  td2=$(secs bash -c "'$BIN/mln-compress' -d < '$TMP/z2' > '$TMP/d'")
+  cmp -s "$TMP/d" "$TMP/s" || { echo "mln round trip (all cores) FAILED on $f"; exit 1; }
+  row "mln-compress (all cores)" "$(stat -c %s "$TMP/z2")" "$bytes" "$tc2" "$td2"
   declare -A peer=()
   run_peer() {  # label compress-cmd... ; decompression with the matching tool
     local label=$1; shift
