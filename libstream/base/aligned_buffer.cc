@@ -1,6 +1,7 @@
 #include "libstream/base/aligned_buffer.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "libstream/base/huge_pages.h"
 
@@ -32,22 +33,30 @@ constexpr size_t kPoolMinBlock = 256 << 10;
 constexpr size_t kMaxClassBlock = 1 << 20;
 constexpr size_t kPoolMaxBytes = 64 << 20;
 constexpr size_t kHugePage = kHugePageSize;
-constexpr size_t kSmallPage = 4 << 10;
 constexpr size_t kClasses = std::countr_zero(kMaxClassBlock) - std::countr_zero(kPoolMinBlock) + 1;
 
 bool TakesClass(size_t rounded) { return rounded <= kMaxClassBlock; }
 bool IsClassBlock(size_t capacity) { return capacity <= kMaxClassBlock; }
 
+// ReleaseBlock runs in destructors, so it must not allocate: the lists are reserved ahead
+// for every block that can come back to them.
 struct Pool {
+  Pool() { blocks.reserve(kPoolMaxBytes / kHugePage); }
   std::mutex mu;
   std::vector<std::pair<void*, size_t>> blocks;  // mapped blocks: address, capacity
   size_t bytes = 0;
   std::array<std::vector<void*>, kClasses> free;  // per class, kPoolMinBlock << class
+  std::array<size_t, kClasses> carved{};           // blocks of the class ever handed out
 };
 
 Pool& GetPool() {
   static Pool* pool = new Pool();  // never destroyed: buffers may die after static teardown
   return *pool;
+}
+
+size_t PageSize() {
+  static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return page;
 }
 
 // Maps `size` bytes (whole small pages) at a kHugePage-aligned address: the kernel backs
@@ -75,10 +84,13 @@ void* ClassBlock(Pool& pool, size_t c, std::unique_lock<std::mutex>& lock) {
     pool.free[c].pop_back();
     return p;
   }
+  const size_t size = kPoolMinBlock << c;
+  const size_t per_slab = kHugePage / size;
+  pool.free[c].reserve(pool.carved[c] + per_slab);  // before mapping: nothing leaks if it throws
+  pool.carved[c] += per_slab;
   lock.unlock();
   auto* slab = static_cast<uint8_t*>(MapHugeBlock(kHugePage));
   lock.lock();
-  const size_t size = kPoolMinBlock << c;
   for (size_t at = size; at < kHugePage; at += size) pool.free[c].push_back(slab + at);
   return slab;
 }
@@ -123,7 +135,7 @@ void* AcquireBlock(size_t size, size_t* capacity) {
   // tail under 2 MiB takes small pages, so memory stays what was asked for (a 4 MiB + 64 B
   // frame does not pin 6 MiB).
   rounded = rounded <= kHugePage ? kHugePage
-                                 : (rounded + kSmallPage - 1) / kSmallPage * kSmallPage;
+                                 : (rounded + PageSize() - 1) / PageSize() * PageSize();
   void* p = MapHugeBlock(rounded);
   *capacity = rounded;
   return p;

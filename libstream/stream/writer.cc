@@ -4,6 +4,8 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <string>
+#include <system_error>
 #include <thread>
 
 #include "libstream/base/checked_math.h"
@@ -21,6 +23,8 @@ class BackgroundWrites {
   struct Job {
     std::vector<uint8_t> head;  // prefix, header, padding
     AlignedBuffer payload;
+    uint64_t index;    // the frame's place in the output, and its name: a write error
+    std::string name;  // names the frame it failed on, as an inline write's would
   };
 
   BackgroundWrites(ByteSink& sink, crypto::Sha256& sha)
@@ -37,8 +41,11 @@ class BackgroundWrites {
   /// Queues a job, first waiting while the queue holds kBackgroundBytes of payload.
   Result<void> Push(Job job) {
     std::unique_lock lock(mu_);
+    // An oversized frame waits until nothing else is held, so the bound stays
+    // kBackgroundBytes or one frame.
     room_.wait(lock, [&] {
-      return failed_ || jobs_.empty() || queued_bytes_ + job.payload.size() <= Writer::kBackgroundBytes;
+      return failed_ || queued_bytes_ == 0 ||
+             queued_bytes_ + job.payload.size() <= Writer::kBackgroundBytes;
     });
     if (failed_) return Fail(error_);
     queued_bytes_ += job.payload.size();
@@ -74,13 +81,15 @@ class BackgroundWrites {
       lock.unlock();
       Result<void> ok = Write(job);
       size_t done = job.payload.size();
+      uint64_t job_index = job.index;
+      std::string job_name = std::move(job.name);
       job = {};  // the payload's block goes back to the pool before the producer goes on
       lock.lock();
       busy_ = false;
       queued_bytes_ -= done;
       if (!ok && !failed_) {
         failed_ = true;
-        error_ = std::move(ok).error();
+        error_ = std::move(ok).error().WithFrame(job_index, std::move(job_name));
       }
       room_.notify_all();
     }
@@ -115,7 +124,11 @@ class BackgroundWrites {
 Writer::Writer(ByteSink& sink, const WriterOptions& options)
     : sink_(sink), bare_(options.bare) {
   if (options.background && !options.bare) {
-    background_ = std::make_unique<BackgroundWrites>(sink_, sha_);
+    try {
+      background_ = std::make_unique<BackgroundWrites>(sink_, sha_);
+    } catch (const std::system_error&) {
+      // No thread to be had (a process or container limit): write on the caller's thread.
+    }
   }
 }
 
@@ -181,7 +194,8 @@ Result<void> Writer::Put(Frame frame) {
     MLN_TRY(std::vector<uint8_t> head,
             FrameHead(frame.header, frame.payload.size(), queued_position_));
     queued_position_ += head.size() + frame.payload.size();
-    MLN_RETURN_IF_ERROR(background_->Push({std::move(head), std::move(frame.payload)}));
+    MLN_RETURN_IF_ERROR(background_->Push(
+        {std::move(head), std::move(frame.payload), frames_, std::move(frame.header.name)}));
   } else {
     MLN_RETURN_IF_ERROR(WriteFrame(frame.header, frame.payload.span()));
   }

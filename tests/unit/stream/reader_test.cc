@@ -260,6 +260,7 @@ TEST(WriterTest, BackgroundWriteFailureReachesTheCaller) {
   }
   EXPECT_EQ(failed->code, Errc::kIo);
   EXPECT_NE(failed->message.find("No space left"), std::string::npos) << failed->message;
+  EXPECT_TRUE(failed->frame.has_value()) << "the error names the frame it failed on";
 }
 
 TEST(WriterTest, BackgroundWriterDroppedBeforeFinishStopsCleanly) {
