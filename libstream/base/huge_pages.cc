@@ -35,12 +35,12 @@ void BackWithHugePages(void* p, size_t size) {
 
 void* HugeAwareAlloc(void*, size_t size) {
   if (size < kHugePageSize) return std::malloc(size);
-  // Whole small pages: the aligned 2 MiB stretches get huge pages, a tail keeps small ones,
-  // so memory stays what was asked for.
-  constexpr size_t kSmallPage = 4 << 10;
-  size_t rounded = (size + kSmallPage - 1) / kSmallPage * kSmallPage;
-  void* p = std::aligned_alloc(kHugePageSize, rounded);
-  if (p != nullptr) BackWithHugePages(p, rounded);
+  // Starts on a huge-page boundary; the aligned 2 MiB stretches get huge pages and a tail
+  // keeps small ones, so memory stays what was asked for. posix_memalign, not aligned_alloc:
+  // C11 wants aligned_alloc's size to be a multiple of the alignment (ASan enforces it).
+  void* p = nullptr;
+  if (posix_memalign(&p, kHugePageSize, size) != 0) return nullptr;
+  BackWithHugePages(p, size);
   return p;
 }
 
