@@ -1,7 +1,6 @@
 #include "libstream/base/aligned_buffer.h"
 
 #include <sys/mman.h>
-#include <unistd.h>
 
 #include "libstream/base/huge_pages.h"
 
@@ -36,8 +35,9 @@ constexpr size_t kPoolMaxBytes = 64 << 20;
 constexpr size_t kHugePage = kHugePageSize;
 constexpr size_t kClasses = std::countr_zero(kMaxClassBlock) - std::countr_zero(kPoolMinBlock) + 1;
 
-bool TakesClass(size_t rounded) { return rounded <= kMaxClassBlock; }
-bool IsClassBlock(size_t capacity) { return capacity <= kMaxClassBlock; }
+// The class of a block of `size` bytes (kPoolMinBlock to kMaxClassBlock): the smallest
+// whose blocks hold it. A class block's capacity is its class's size, so it maps back.
+size_t ClassOf(size_t size) { return std::bit_width(std::bit_ceil(size) / kPoolMinBlock) - 1; }
 
 // ReleaseBlock runs in destructors, so it must not allocate: the lists are reserved ahead
 // for every block that can come back to them.
@@ -53,11 +53,6 @@ struct Pool {
 Pool& GetPool() {
   static Pool* pool = new Pool();  // never destroyed: buffers may die after static teardown
   return *pool;
-}
-
-size_t PageSize() {
-  static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  return page;
 }
 
 // Maps `size` bytes (whole small pages) at a kHugePage-aligned address: the kernel backs
@@ -108,8 +103,8 @@ void* AcquireBlock(size_t size, size_t* capacity) {
   }
   Pool& pool = GetPool();
   std::unique_lock lock(pool.mu);
-  if (TakesClass(rounded)) {
-    size_t c = std::bit_width(std::bit_ceil(rounded) / kPoolMinBlock) - 1;
+  if (rounded <= kMaxClassBlock) {
+    size_t c = ClassOf(rounded);
     *capacity = kPoolMinBlock << c;
     return ClassBlock(pool, c, lock);
   }
@@ -150,8 +145,8 @@ void ReleaseBlock(void* p, size_t capacity) {
   }
   Pool& pool = GetPool();
   std::lock_guard lock(pool.mu);
-  if (IsClassBlock(capacity)) {
-    pool.free[std::bit_width(capacity / kPoolMinBlock) - 1].push_back(p);
+  if (capacity <= kMaxClassBlock) {
+    pool.free[ClassOf(capacity)].push_back(p);
     return;
   }
   if (pool.bytes + capacity <= kPoolMaxBytes) {

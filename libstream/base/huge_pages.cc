@@ -8,9 +8,14 @@
 
 namespace mln {
 
+size_t PageSize() {
+  static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return page;
+}
+
 void PopulatePages(void* p, size_t size) {
 #ifdef MADV_POPULATE_WRITE  // kernels before 5.14 refuse it: pages then fault in as used
-  static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t page = PageSize();
   uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1);
   uintptr_t end = (reinterpret_cast<uintptr_t>(p) + size) & ~(page - 1);
   if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
@@ -23,7 +28,7 @@ void PopulatePages(void* p, size_t size) {
 void BackWithHugePages(void* p, size_t size) {
 #ifdef MADV_HUGEPAGE
   // madvise wants a page-aligned start; the range's first partial page keeps small pages.
-  static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t page = PageSize();
   uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1);
   uintptr_t end = reinterpret_cast<uintptr_t>(p) + size;
   if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);

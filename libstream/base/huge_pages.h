@@ -14,6 +14,9 @@ namespace mln {
 
 inline constexpr size_t kHugePageSize = 2 << 20;
 
+/// The kernel's page size (4 KiB on x86-64; 16 or 64 KiB on some arm64 kernels).
+size_t PageSize();
+
 /// Asks for huge pages on [p, p + size) (only its 2 MiB-aligned part can get them) and maps
 /// the range now. Both are hints: failure leaves ordinary pages, faulted in on first use.
 void BackWithHugePages(void* p, size_t size);
