@@ -12,10 +12,11 @@ function(mln_setup_compiler_flags)
   endif()
 endfunction()
 
-# mln_add_filter(mln-parse mln_parse.cc): one executable per filter, linked to libstream only.
+# mln_add_filter(mln-parse mln_parse.cc): one executable per filter, linked to libstream and
+# the SIMD dispatch runtime only.
 function(mln_add_filter name src)
   add_executable(${name} ${src})
-  target_link_libraries(${name} PRIVATE mln::stream)
+  target_link_libraries(${name} PRIVATE mln::stream mln::simd_runtime)
   install(TARGETS ${name} RUNTIME DESTINATION bin)
 endfunction()
 
