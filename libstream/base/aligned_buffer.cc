@@ -20,10 +20,11 @@ namespace {
 // Recycling the blocks keeps peak memory at what is in flight, with pages already mapped.
 //
 // Recycled blocks live on transparent huge pages (see base/huge_pages.h for why):
-// - from 64 KiB to 1 MiB, blocks come in power-of-two classes carved from 2 MiB slabs,
-//   and a released block waits in its class's free list (held until exit: at most what
-//   was once in flight). A class costs a 2 MiB slab however little of it is used, so
-//   smaller blocks are left to malloc. Left to malloc, 64-256 KiB blocks (a Q4_K model's
+// - from 64 KiB to 1 MiB, blocks come in power-of-two classes, carved one at a time from
+//   the current 2 MiB slab, which every class shares: a slab per class cost a small run
+//   up to five populated slabs (10 MiB zeroed for a 2.5 MB TFLite diff). A released block
+//   waits in its class's free list (held until exit: at most what was once in flight).
+//   Smaller blocks are left to malloc; left to malloc, 64-256 KiB blocks (a Q4_K model's
 //   attention tensors) made llama34m.Q4_K_M -d 50% slower in page faults.
 // - larger ones are mapped on their own at a huge-page boundary, one huge page up to 2 MiB
 //   and whole 2 MiB stretches above, and released ones wait in a best-fit pool of at most
@@ -47,7 +48,9 @@ struct Pool {
   std::vector<std::pair<void*, size_t>> blocks;  // mapped blocks: address, capacity
   size_t bytes = 0;
   std::array<std::vector<void*>, kClasses> free;  // per class, kPoolMinBlock << class
-  std::array<size_t, kClasses> carved{};           // blocks of the class ever handed out
+  std::array<size_t, kClasses> carved{};           // blocks of the class ever carved
+  uint8_t* slab_next = nullptr;                    // the current slab's uncarved rest
+  size_t slab_left = 0;
 };
 
 Pool& GetPool() {
@@ -71,9 +74,41 @@ void* MapHugeBlock(size_t size) {
   return p;
 }
 
-// A block of class `c` (kPoolMinBlock << c bytes). Maps a new slab when the class has no
-// free block, outside the lock: populating it takes a while, and the other pipeline
-// threads must not wait for it.
+// Counts one more block of class `c` as carved, first making room for it in the class's
+// free list (ReleaseBlock then never allocates). Doubling keeps that linear.
+void CountCarved(Pool& pool, size_t c) {
+  std::vector<void*>& list = pool.free[c];
+  if (list.capacity() < pool.carved[c] + 1) {
+    list.reserve(std::max(pool.carved[c] + 1, 2 * list.capacity()));
+  }
+  ++pool.carved[c];
+}
+
+// `size` bytes (a class's block size, a multiple of kPoolMinBlock) from the current slab,
+// or null when it has no room.
+void* Carve(Pool& pool, size_t size) {
+  if (pool.slab_left < size) return nullptr;
+  void* p = pool.slab_next;
+  pool.slab_next += size;
+  pool.slab_left -= size;
+  return p;
+}
+
+// Hands what is left of the current slab to the class free lists, largest pieces first,
+// so none of it is lost when a new slab takes its place.
+void RetireSlab(Pool& pool) {
+  while (pool.slab_left >= kPoolMinBlock) {
+    size_t piece = std::bit_floor(std::min(pool.slab_left, kMaxClassBlock));
+    size_t c = ClassOf(piece);
+    CountCarved(pool, c);
+    pool.free[c].push_back(Carve(pool, piece));
+  }
+  pool.slab_left = 0;
+}
+
+// A block of class `c` (kPoolMinBlock << c bytes): a free one, else a piece of the current
+// slab, else a piece of a new slab, mapped outside the lock: populating it takes a while,
+// and the other pipeline threads must not wait for it.
 void* ClassBlock(Pool& pool, size_t c, std::unique_lock<std::mutex>& lock) {
   if (!pool.free[c].empty()) {
     void* p = pool.free[c].back();
@@ -81,14 +116,15 @@ void* ClassBlock(Pool& pool, size_t c, std::unique_lock<std::mutex>& lock) {
     return p;
   }
   const size_t size = kPoolMinBlock << c;
-  const size_t per_slab = kHugePage / size;
-  pool.free[c].reserve(pool.carved[c] + per_slab);  // before mapping: nothing leaks if it throws
-  pool.carved[c] += per_slab;
+  CountCarved(pool, c);  // before mapping: nothing leaks if it throws
+  if (void* p = Carve(pool, size)) return p;
   lock.unlock();
   auto* slab = static_cast<uint8_t*>(MapHugeBlock(kHugePage));
   lock.lock();
-  for (size_t at = size; at < kHugePage; at += size) pool.free[c].push_back(slab + at);
-  return slab;
+  RetireSlab(pool);  // another thread may have installed a slab meanwhile: keep its rest
+  pool.slab_next = slab;
+  pool.slab_left = kHugePage;
+  return Carve(pool, size);
 }
 
 }  // namespace

@@ -6,49 +6,62 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <unistd.h>
 #include <string>
+#include <vector>
 
 namespace mln {
 namespace {
 
 constexpr uintptr_t kHugePage = 2 << 20;
 
-// The /proc/self/smaps entry of the mapping that holds `p`: its size in KiB and whether
-// it was advised for transparent huge pages (VmFlags "hg", set by MADV_HUGEPAGE; unlike
+// A mapping of /proc/self/smaps: its address range, its size in KiB and whether it was
+// advised for transparent huge pages (VmFlags "hg", set by MADV_HUGEPAGE; unlike
 // THPeligible it does not hold for every mapping when THP is "always").
 struct Mapping {
-  bool found = false;
+  uintptr_t lo = 0, hi = 0;
   uint64_t size_kib = 0;
   bool huge_advised = false;
 };
-Mapping MappingOf(const void* p) {
+std::vector<Mapping> Mappings() {
   std::ifstream smaps("/proc/self/smaps");
-  const uintptr_t at = reinterpret_cast<uintptr_t>(p);
-  Mapping m;
-  bool inside = false;
+  std::vector<Mapping> all;
   std::string line;
   while (std::getline(smaps, line)) {
-    uintptr_t lo = 0, hi = 0;
+    Mapping m;
     char dash = 0;
     std::istringstream range(line);
-    if (range >> std::hex >> lo >> dash >> hi && dash == '-') {
-      if (inside) break;
-      inside = lo <= at && at < hi;
-      m.found = m.found || inside;
+    if (range >> std::hex >> m.lo >> dash >> m.hi && dash == '-') {
+      all.push_back(m);
       continue;
     }
-    if (!inside) continue;
+    if (all.empty()) continue;
     std::istringstream field(line);
     std::string key;
     field >> key;
-    if (key == "Size:") field >> m.size_kib;
+    if (key == "Size:") field >> all.back().size_kib;
     if (key == "VmFlags:") {
-      for (std::string flag; field >> flag;) m.huge_advised = m.huge_advised || flag == "hg";
+      for (std::string flag; field >> flag;) all.back().huge_advised |= flag == "hg";
     }
   }
-  return m;
+  return all;
+}
+
+// The mapping that holds `p`, if any.
+std::optional<Mapping> MappingOf(const void* p) {
+  const uintptr_t at = reinterpret_cast<uintptr_t>(p);
+  for (const Mapping& m : Mappings()) {
+    if (m.lo <= at && at < m.hi) return m;
+  }
+  return std::nullopt;
+}
+
+uint64_t HugeAdvisedKib() {
+  uint64_t kib = 0;
+  for (const Mapping& m : Mappings()) kib += m.huge_advised ? m.size_kib : 0;
+  return kib;
 }
 
 // Sizes below are used by no other test, so blocks other tests left in the process-wide
@@ -58,12 +71,12 @@ TEST(AlignedBufferTest, LargeBlocksSitOnHugePagesAndKeepTheirSize) {
   const size_t size = (24 << 20) + 64;  // whole huge pages and a little more
   AlignedBuffer b(size);
   EXPECT_EQ(reinterpret_cast<uintptr_t>(b.data()) % kHugePage, 0u);
-  Mapping m = MappingOf(b.data());
-  ASSERT_TRUE(m.found);
+  std::optional<Mapping> m = MappingOf(b.data());
+  ASSERT_TRUE(m);
   // The tail past the last whole huge page takes small pages: 24 MiB and one page, not 26.
   const uint64_t page_kib = static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) >> 10;
-  EXPECT_EQ(m.size_kib, (24u << 10) + page_kib);
-  EXPECT_TRUE(m.huge_advised);
+  EXPECT_EQ(m->size_kib, (24u << 10) + page_kib);
+  EXPECT_TRUE(m->huge_advised);
 }
 
 TEST(AlignedBufferTest, MidSizedBlocksShareHugePagesWithoutOverlapping) {
@@ -86,7 +99,19 @@ TEST(AlignedBufferTest, MidSizedBlocksShareHugePagesWithoutOverlapping) {
     ASSERT_EQ(b.data()[i], 0xb2);
     ASSERT_EQ(c.data()[i], 0xc3);
   }
-  EXPECT_TRUE(MappingOf(b.data()).huge_advised);
+  std::optional<Mapping> m = MappingOf(b.data());
+  ASSERT_TRUE(m);
+  EXPECT_TRUE(m->huge_advised);
+}
+
+TEST(AlignedBufferTest, BlockClassesShareSlabs) {
+  // One block of each class, 64 KiB to 1 MiB (1984 KiB in all): carved from the slab in
+  // use and at most one new one. With a slab per class, a fresh process (ctest runs each
+  // test in its own) mapped five.
+  const uint64_t before = HugeAdvisedKib();
+  AlignedBuffer a(64 << 10), b(100 << 10), c(200 << 10), d(400 << 10), e(900 << 10);
+  for (AlignedBuffer* x : {&a, &b, &c, &d, &e}) std::memset(x->data(), 0x5c, x->size());
+  EXPECT_LE(HugeAdvisedKib() - before, uint64_t{2048});
 }
 
 TEST(AlignedBufferTest, GrowingAcrossTheHugeBlockSizeKeepsThePrefix) {
