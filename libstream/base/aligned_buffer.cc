@@ -23,7 +23,8 @@ namespace {
 // - from 64 KiB to 1 MiB, blocks come in power-of-two classes, carved one at a time from
 //   the current 2 MiB slab, which every class shares: a slab per class cost a small run
 //   up to five populated slabs (10 MiB zeroed for a 2.5 MB TFLite diff). A released block
-//   waits in its class's free list (held until exit: at most what was once in flight).
+//   waits in its class's free list, held until exit: what was once in flight, and the
+//   rest of each replaced slab (under 2 MiB each time).
 //   Smaller blocks are left to malloc; left to malloc, 64-256 KiB blocks (a Q4_K model's
 //   attention tensors) made llama34m.Q4_K_M -d 50% slower in page faults.
 // - larger ones are mapped on their own at a huge-page boundary, one huge page up to 2 MiB
@@ -121,7 +122,14 @@ void* ClassBlock(Pool& pool, size_t c, std::unique_lock<std::mutex>& lock) {
   lock.unlock();
   auto* slab = static_cast<uint8_t*>(MapHugeBlock(kHugePage));
   lock.lock();
-  RetireSlab(pool);  // another thread may have installed a slab meanwhile: keep its rest
+  // Another thread may have installed a slab meanwhile: its rest is kept all the same. If
+  // the free lists cannot grow for it, the new slab goes back rather than leak.
+  try {
+    RetireSlab(pool);
+  } catch (...) {
+    munmap(slab, kHugePage);
+    throw;
+  }
   pool.slab_next = slab;
   pool.slab_left = kHugePage;
   return Carve(pool, size);

@@ -8,19 +8,26 @@
 // all. mln's filters are short-lived processes chained over pipes, so that was most of
 // their start-up (`mln-compress -d` of a 20 MB Q4_K_M model runs in ~40 ms). The filters use
 // nothing else of libhwy: HWY_DYNAMIC_DISPATCH asks SupportedTargets() once and keeps the
-// answer in GetChosenTarget().
+// answer in GetChosenTarget(), and Highway's debug checks (HWY_DASSERT in -O0 builds and
+// clang sanitizer builds, as scripts/fuzz makes) report through Abort().
 //
 // SupportedTargets() reports a Highway target only when the CPU has every feature Highway
 // requires for it (the CPUID groups of Highway's own detection: SSSE3; SSE4 = SSE4.1/4.2,
 // CLMUL, AES; AVX2 = AVX, AVX2, LZCNT, BMI, BMI2, FMA, F16C; AVX3 = AVX-512 F, VL, DQ, BW,
-// CD) and the OS saves the registers it uses (XCR0). Targets this build does not compile
+// to which mln adds CD, as later Highway releases do) and the OS saves the registers it
+// uses (XCR0). Targets this build does not compile
 // (AVX3_DL and later) are never reported, so asking for less than Highway might is safe:
 // dispatch then takes a lower compiled target. The tests compare this with libhwy's own
 // SupportedTargets() on the machine they run on (tests/unit/kernels/cpu_targets_test.cc);
 // the tests themselves keep linking libhwy, whose test helpers walk every target.
 #include "libstream/kernels/cpu_targets.h"
 
+#include <hwy/base.h>
 #include <hwy/targets.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
 
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -93,6 +100,18 @@ HWY_DLLEXPORT int64_t SupportedTargets() {
 HWY_DLLEXPORT ChosenTarget& GetChosenTarget() {
   static ChosenTarget chosen;
   return chosen;
+}
+
+// A failed Highway check (HWY_ASSERT, or HWY_DASSERT in debug builds): a bug, so one line
+// naming where, then abort as libhwy does.
+HWY_DLLEXPORT HWY_NORETURN void Abort(const char* file, int line, const char* format, ...) {
+  std::fprintf(stderr, "Highway check failed at %s:%d: ", file, line);
+  va_list args;
+  va_start(args, format);
+  std::vfprintf(stderr, format, args);
+  va_end(args);
+  std::fputc('\n', stderr);
+  std::abort();
 }
 
 }  // namespace hwy

@@ -19,6 +19,15 @@ mln-parse "$f" | mln-compress --codec zstd > "$T/zstd"
 [ "$(stat -c %s "$T/auto")" -lt "$(stat -c %s "$T/zstd")" ] || fail "byteplane not smaller than zstd on $f"
 mln-inspect --json "$T/auto" > "$T/j"
 grep -q '"byteplane"' "$T/j" || fail "inspect does not report the byteplane codec"
+# Those byte-plane kernels are dispatched to SIMD without libhwy.so on x86-64
+# (libstream/kernels/cpu_targets.cc): its load-time timer calibration cost every process
+# ~4.5 ms of start-up.
+if [ "$(uname -m)" = x86_64 ]; then
+  mln-parse "$f" > "$T/s16"
+  LD_DEBUG=files mln-compress < "$T/s16" 2> "$T/ld" | cmp - "$T/auto" || fail "compress differs"
+  grep -q "libzstd" "$T/ld" || fail "LD_DEBUG=files shows no libraries: the check below is void"
+  ! grep -q "libhwy" "$T/ld" || fail "mln-compress loaded libhwy"
+fi
 # zstd habits: FILE -> FILE.mlnz, -d FILE.mlnz -> FILE (the model), no silent overwrite.
 cp "$f" "$T/m.gguf"
 expect_exit 0 mln-compress -v "$T/m.gguf"
