@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # compress_compare.sh: mln-compress against zstd -3, zstd -19 --long=27 and xz -6 on the
-# same files in one run: size kept (%) and compress / decompress MB/s on one thread, plus
-# mln's size relative to each peer. ZipNN is not on the Debian archive or npm, so it cannot
+# same files in one run: size kept (%), compress MB/s, decompress MB/s into a file and
+# decode MB/s with the output discarded (/dev/null: the codec's speed, as zstd -b and the
+# ZipNN figures of issue #4 measure it, without the file system's cost of taking the
+# bytes, which on this 2-core VM is ~0.5 s of CPU per GB for every tool), on one thread;
+# plus mln's size relative to each peer. ZipNN is not on the Debian archive or npm, so it cannot
 # run here; its published figures are quoted in the closing notes instead.
 #
 #   bench/compress_compare.sh FILE...       (model files: GGUF, or any format mln-parse reads)
 #   MLN_BENCH_SLOW=0 skips zstd -19 and xz (minutes on large files)
 #   MLN_BENCH_TMP=DIR where outputs go (default /dev/shm: about 4x the largest input)
 #   MLN_BENCH_TSV=FILE appends one tab-separated line per file and tool (bench/report):
-#     compress FILE BYTES TOOL OUT_BYTES COMPRESS_S DECOMPRESS_S   ('-' where not measured)
+#     compress FILE BYTES TOOL OUT_BYTES COMPRESS_S DECOMPRESS_S DECODE_S  ('-' where not
+#     measured; DECODE_S is decompression into /dev/null)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${MLN_BIN:-$ROOT/build/filters}"
@@ -21,14 +25,16 @@ TMPROOT="${MLN_BENCH_TMP:-/dev/shm}"
 TMP=$(mktemp -d "$TMPROOT/mln-bench.XXXXXX"); trap 'rm -rf "$TMP"' EXIT
 
 secs() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); echo "$s $e" | awk '{print $2-$1}'; }
-row() {  # name size bytes_in t_c t_d
-  printf 'compress\t%s\t%s\t%s\t%s\t%s\t%s\n' "$f" "$3" "$1" "$2" "$4" \
-    "$(awk -v d="$5" 'BEGIN { print (d > 0 ? d : "-") }')" >> "$TSV"
-  awk -v n="$1" -v s="$2" -v b="$3" -v c="$4" -v d="$5" 'BEGIN {
-    printf "  %-22s %7.2f%%  %8.0f MB/s  %8.0f MB/s\n", n, 100*s/b, b/c/1e6, (d>0 ? b/d/1e6 : 0) }'
+row() {  # name size bytes_in t_c t_d t_decode
+  printf 'compress\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$f" "$3" "$1" "$2" "$4" \
+    "$(awk -v d="$5" 'BEGIN { print (d > 0 ? d : "-") }')" \
+    "$(awk -v d="${6:-0}" 'BEGIN { print (d > 0 ? d : "-") }')" >> "$TSV"
+  awk -v n="$1" -v s="$2" -v b="$3" -v c="$4" -v d="$5" -v e="${6:-0}" 'BEGIN {
+    printf "  %-22s %7.2f%%  %8.0f MB/s  %8.0f MB/s  %8.0f MB/s\n", n, 100*s/b, b/c/1e6,
+      (d>0 ? b/d/1e6 : 0), (e>0 ? b/e/1e6 : 0) }'
 }
 
-printf '%-60s\n' "file: size kept, compress MB/s, decompress MB/s (one thread)"
+printf '%-60s\n' "file: size kept, compress, decompress into a file, decode into /dev/null (one thread)"
 for f in "$@"; do
   bytes=$(stat -c %s "$f")
   cat "$f" > /dev/null
@@ -39,24 +45,29 @@ for f in "$@"; do
   tc=$(secs bash -c "'$BIN/mln-compress' -T 1 < '$TMP/s' > '$TMP/z'")
   td=$(secs bash -c "'$BIN/mln-compress' -T 1 -d < '$TMP/z' > '$TMP/d'")
   cmp -s "$TMP/d" "$TMP/s" || { echo "mln round trip FAILED on $f"; exit 1; }
+  tn=$(secs bash -c "'$BIN/mln-compress' -T 1 -d < '$TMP/z' > /dev/null")
   mln=$(stat -c %s "$TMP/z")
-  row "mln-compress -T1" "$mln" "$bytes" "$tc" "$td"
+  row "mln-compress -T1" "$mln" "$bytes" "$tc" "$td" "$tn"
   tc2=$(secs bash -c "'$BIN/mln-compress' < '$TMP/s' > '$TMP/z2'")
   td2=$(secs bash -c "'$BIN/mln-compress' -d < '$TMP/z2' > '$TMP/d'")
   cmp -s "$TMP/d" "$TMP/s" || { echo "mln round trip (all cores) FAILED on $f"; exit 1; }
-  row "mln-compress (all cores)" "$(stat -c %s "$TMP/z2")" "$bytes" "$tc2" "$td2"
+  tn2=$(secs bash -c "'$BIN/mln-compress' -d < '$TMP/z2' > /dev/null")
+  row "mln-compress (all cores)" "$(stat -c %s "$TMP/z2")" "$bytes" "$tc2" "$td2" "$tn2"
   declare -A peer=()
   run_peer() {  # label compress-cmd... ; decompression with the matching tool
     local label=$1; shift
     local t; t=$(secs bash -c "$* < '$f' > '$TMP/p'")
     local size; size=$(stat -c %s "$TMP/p")
-    local d
-    # Into a file, as mln's -d output is (it is compared), so both pay the same writes.
+    local d n
+    # Into a file, as mln's -d output is (it is compared), so both pay the same writes;
+    # then into /dev/null, as mln's decode column is.
     case $label in
-      zstd*) d=$(secs bash -c "zstd -d -T1 -c --long=31 < '$TMP/p' > '$TMP/pd'") ;;
-      xz*) d=$(secs bash -c "xz -d -T1 -c < '$TMP/p' > '$TMP/pd'") ;;
+      zstd*) d=$(secs bash -c "zstd -d -T1 -c --long=31 < '$TMP/p' > '$TMP/pd'")
+             n=$(secs bash -c "zstd -d -T1 -c --long=31 < '$TMP/p' > /dev/null") ;;
+      xz*) d=$(secs bash -c "xz -d -T1 -c < '$TMP/p' > '$TMP/pd'")
+           n=$(secs bash -c "xz -d -T1 -c < '$TMP/p' > /dev/null") ;;
     esac
-    row "$label" "$size" "$bytes" "$t" "$d"
+    row "$label" "$size" "$bytes" "$t" "$d" "$n"
     peer[$label]=$size
   }
   run_peer "zstd -3" zstd -3 -T1 -c

@@ -11,6 +11,7 @@ pipeline${t}/c/big.gguf${t}1000000000${t}mln-parse | mln-emit${t}2.0${t}-
 pipeline${t}/c/big.gguf${t}1000000000${t}mln-parse${t}-${t}40960
 compress${t}/c/m.gguf${t}1048576${t}mln-compress -T1${t}524288${t}0.5${t}0.25
 compress${t}/c/m.gguf${t}1048576${t}zstd -3${t}734003${t}0.1${t}-
+compress${t}/c/m.gguf${t}1048576${t}mln-compress (all cores)${t}524288${t}0.25${t}0.5${t}0.125
 verify${t}/c/m.gguf${t}1000000${t}openssl dgst -sha256${t}0.5
 verify${t}/c/m.gguf${t}1000000${t}mln-verify --check${t}0.25
 delta${t}pairA${t}mln-diff|mln-compress${t}1000000${t}1000${t}0.5${t}10240${t}0.2${t}8192${t}yes
@@ -24,8 +25,10 @@ md=$T/out/report.md
 has() { grep -qF -- "$1" "$md" || fail "report.md lacks '$1':"$'\n'"$(cat "$md")"; }
 has "| big.gguf | mln-parse \| mln-emit | 2.000 | 500 | 2.00x |  |"
 has "| big.gguf | mln-parse |  |  |  | 40.0 |"
-has "| m.gguf | 1.0 | mln-compress -T1 | 50.00% | 2 | 4 |"
-has "| m.gguf | 1.0 | zstd -3 | 70.00% | 10 |  |"
+# Rows from before the decode column (seven fields) leave it empty.
+has "| m.gguf | 1.0 | mln-compress -T1 | 50.00% | 2 | 4 |  |"
+has "| m.gguf | 1.0 | zstd -3 | 70.00% | 10 |  |  |"
+has "| m.gguf | 1.0 | mln-compress (all cores) | 50.00% | 4 | 2 | 8 |"
 has "| m.gguf | 1.0 | mln-verify --check | 0.250 | 4 |"
 has "| pairA | mln-diff\|mln-compress | 0.100% | 0.50 | 10.0 | 0.20 | 8.0 | yes |"
 has "| q8_0 (-T 1) | 1000 | 2000 | 2.00x | yes |"
