@@ -15,9 +15,9 @@
 // requires for it (the CPUID groups of Highway's own detection: SSSE3; SSE4 = SSE4.1/4.2,
 // CLMUL, AES; AVX2 = AVX, AVX2, LZCNT, BMI, BMI2, FMA, F16C; AVX3 = AVX-512 F, VL, DQ, BW,
 // to which mln adds CD, as later Highway releases do) and the OS saves the registers it
-// uses (XCR0). Targets this build does not compile
-// (AVX3_DL and later) are never reported, so asking for less than Highway might is safe:
-// dispatch then takes a lower compiled target. The tests compare this with libhwy's own
+// uses (XCR0). Targets this build does not compile (AVX3_DL and later) are never reported,
+// so asking for less than Highway might is safe: dispatch then takes a lower compiled
+// target. The tests compare this with libhwy's own
 // SupportedTargets() on the machine they run on (tests/unit/kernels/cpu_targets_test.cc);
 // the tests themselves keep linking libhwy, whose test helpers walk every target.
 #include "libstream/kernels/cpu_targets.h"
@@ -42,6 +42,7 @@ struct CpuidRegs {
   uint32_t a = 0, b = 0, c = 0, d = 0;
 };
 
+// All zero for a leaf the CPU does not have (__get_cpuid_count checks the highest leaf).
 CpuidRegs Cpuid(uint32_t leaf, uint32_t subleaf) {
   CpuidRegs r;
   if (!__get_cpuid_count(leaf, subleaf, &r.a, &r.b, &r.c, &r.d)) return CpuidRegs{};
@@ -58,9 +59,8 @@ __attribute__((target("xsave"))) uint64_t ReadXcr0() { return __builtin_ia32_xge
 
 int64_t DetectX86Targets() {
   const CpuidRegs l1 = Cpuid(1, 0);
-  const CpuidRegs l7 = Cpuid(0, 0).a >= 7 ? Cpuid(7, 0) : CpuidRegs{};
-  const CpuidRegs ext = Cpuid(0x80000000u, 0).a >= 0x80000001u ? Cpuid(0x80000001u, 0)
-                                                                 : CpuidRegs{};
+  const CpuidRegs l7 = Cpuid(7, 0);
+  const CpuidRegs ext = Cpuid(0x80000001u, 0);
 
   const bool ssse3 = Bit(l1.d, 25) && Bit(l1.d, 26) && Bit(l1.c, 0) && Bit(l1.c, 9);
   const bool sse4 = ssse3 && Bit(l1.c, 19) && Bit(l1.c, 20) && Bit(l1.c, 1) && Bit(l1.c, 25);
