@@ -99,9 +99,12 @@ Result<void> ZstdDecompress(std::span<const uint8_t> in, uint8_t* out, size_t ou
 
 // Order-0 entropy of a byte plane in bits per byte, from a strided sample: mantissa planes
 // of trained weights sit near 8 and are stored as they are without spending a zstd pass.
+// 16 Ki samples: the estimate runs low by about (256 - 1) / (2 n ln 2) = 0.011 bits, well
+// inside the threshold's margin, and 64 Ki took 7 ms of a 100 ms llama34m.f16 compression
+// (every corpus file came out byte-identical at both).
 double SampledEntropy(std::span<const uint8_t> plane) {
   uint32_t hist[256] = {};
-  size_t step = plane.size() > (64 << 10) ? plane.size() / (64 << 10) : 1;
+  size_t step = plane.size() > (16 << 10) ? plane.size() / (16 << 10) : 1;
   size_t count = 0;
   for (size_t i = 0; i < plane.size(); i += step, ++count) ++hist[plane[i]];
   double h = 0;
