@@ -36,7 +36,7 @@ constexpr uint64_t kMaxDecoded = 256ull << 20;
 // the sizes below pick on every file of the corpus (64 files, byte-identical output).
 constexpr size_t kTrialThreshold = 128 << 10;
 constexpr size_t kPatchTrialThreshold = 512 << 10;
-constexpr size_t kTrialSample = 64 << 10;
+constexpr size_t kTrialSample = 32 << 10;
 // Quantized payloads at most this big, or that the fields codec shrank below a quarter, also
 // try plain zstd (see EncodeFrame).
 constexpr size_t kSmallQuantPayload = 16 << 10;
