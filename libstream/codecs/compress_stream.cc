@@ -96,7 +96,7 @@ Result<CompressStats> DecompressStream(ByteSource& in, ByteSink& out, bool emit_
   popts.progress = progress;
   std::unique_ptr<stream::FrameSink> sink;
   if (emit_model) {
-    sink = std::make_unique<formats::LayoutSink>(out);
+    sink = std::make_unique<formats::LayoutSink>(out, formats::LayoutOptions{.background = true});
   } else {
     sink = std::make_unique<stream::Writer>(out, stream::WriterOptions{.background = true});
   }

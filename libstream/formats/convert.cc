@@ -31,7 +31,9 @@ Result<ConvertStats> ParseToStream(ByteSource& in, ByteSink& out, std::string_vi
 Result<ConvertStats> EmitFromStream(ByteSource& in, ByteSink& out,
                                     stream::FrameObserver* progress, const LayoutOptions& layout) {
   stream::Reader reader(in, stream::FrameChecksOnly());
-  LayoutSink sink(out, layout);
+  LayoutOptions background = layout;
+  background.background = true;
+  LayoutSink sink(out, background);
   stream::PipelineOptions options;
   options.kinds = {stream::FrameKind::kBytes, stream::FrameKind::kTensor};
   options.verify_input = true;

@@ -8,6 +8,7 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <system_error>
 
 #include "libstream/base/signal_cleanup.h"
 #include "libstream/formats/onnx.h"
@@ -39,7 +40,24 @@ bool Inside(const std::string& real, const std::string& dir_real) {
 
 }  // namespace
 
+LayoutSink::LayoutSink(ByteSink& out, LayoutOptions options) : out_(out), options_(options) {
+  if (options_.background) {
+    try {
+      background_ = std::make_unique<stream::BackgroundWrites>(nullptr, kBackgroundBytes);
+    } catch (const std::system_error&) {
+      // No thread to be had (a process or container limit): write on the caller's thread.
+    }
+  }
+}
+
+LayoutSink::~LayoutSink() = default;
+
 Result<void> LayoutSink::Put(stream::Frame frame) {
+  ++frames_;
+  return Write(std::move(frame));
+}
+
+Result<void> LayoutSink::Write(stream::Frame frame) {
   const stream::FrameHeader& h = frame.header;
   if (h.Is(FrameKind::kSource)) {
     if (have_source_ && format_ == "onnx" && IsExternalPart(h)) {
@@ -73,12 +91,18 @@ Result<void> LayoutSink::Put(stream::Frame frame) {
       h.Attr("onnx.external.carried") == std::string_view("false")) {
     ++uncarried_;
   }
-  if (current_ == nullptr) return {};
+  if (current_ == nullptr || frame.payload.empty()) return {};
+  if (background_) {
+    return background_->Push(
+        {current_, {}, std::move(frame.payload), frames_ - 1, std::move(frame.header.name)});
+  }
   return current_->Write(frame.payload.data(), frame.payload.size());
 }
 
 // Checks that the file just laid out is complete, and hands a data file back to its writer.
 Result<void> LayoutSink::EndFile() {
+  // Every byte of the file is written before it is checked, closed or passed on.
+  if (background_) MLN_RETURN_IF_ERROR(background_->Drain());
   std::string what = external_.empty() ? "model" : "external data file '" + external_ + "'";
   MLN_RETURN_IF_ERROR(checker_.Finish());
   // file_size 0 means the parser read a pipe and could not know it.

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "libstream/base/byte_io.h"
+#include "libstream/stream/background_writes.h"
 #include "libstream/stream/chunker.h"
 #include "libstream/stream/frame_io.h"
 
@@ -34,14 +35,22 @@ struct LayoutOptions {
   ExternalFileWriter* external = nullptr;
   /// ...this is set: then they are passed over and counted (mln-emit to stdout).
   bool skip_external = false;
+  /// Write payloads on a thread of the sink's own (stream::BackgroundWrites), so the write
+  /// calls overlap the decoding of the next frames. Put then returns once the payload is
+  /// queued; a write error is reported by a later Put or by Finish. At most
+  /// kBackgroundBytes of payload wait (or one frame of any size).
+  bool background = false;
 };
 
 /// A FrameSink for decoded frames of one model. Refuses gaps, overlaps, missing chunks and
 /// a size that disagrees with the source frame; skips frame kinds it does not know.
 class LayoutSink final : public stream::FrameSink {
  public:
-  explicit LayoutSink(ByteSink& out, LayoutOptions options = {})
-      : out_(out), options_(options) {}
+  /// Payload bytes a background sink may hold queued before Put waits.
+  static constexpr size_t kBackgroundBytes = 8 << 20;
+
+  explicit LayoutSink(ByteSink& out, LayoutOptions options = {});
+  ~LayoutSink() override;
   Result<void> Put(stream::Frame frame) override;
   Result<void> Finish() override;
 
@@ -56,6 +65,7 @@ class LayoutSink final : public stream::FrameSink {
   uint64_t uncarried_external() const { return uncarried_; }
 
  private:
+  Result<void> Write(stream::Frame frame);
   Result<void> EndFile();
   Result<void> StartExternal(const stream::FrameHeader& h);
 
@@ -71,6 +81,8 @@ class LayoutSink final : public stream::FrameSink {
   std::string external_;         // location of the data file being laid out, "" for the model
   bool external_open_ = false;   // options_.external has a file open
   uint64_t external_written_ = 0, external_skipped_ = 0, uncarried_ = 0;
+  uint64_t frames_ = 0;                                   // frames Put so far
+  std::unique_ptr<stream::BackgroundWrites> background_;  // null: written by Put itself
 };
 
 /// Writes external data files under a directory, each to a hidden temporary file beside

@@ -1,131 +1,23 @@
 #include "libstream/stream/writer.h"
 
-#include <condition_variable>
 #include <cstring>
-#include <deque>
-#include <mutex>
 #include <string>
 #include <system_error>
-#include <thread>
 
 #include "libstream/base/checked_math.h"
 #include "libstream/base/endian.h"
+#include "libstream/stream/background_writes.h"
 #include "libstream/stream/frame_codec_internal.h"
 
 namespace mln::stream {
 
 using internal::kFramePrefixSize;
 
-// The queue and thread of a background writer. Jobs are written in order; after the first
-// error the rest are dropped, and the error waits for the producer's next Put or Finish.
-class BackgroundWrites {
- public:
-  struct Job {
-    std::vector<uint8_t> head;  // prefix, header, padding
-    AlignedBuffer payload;
-    uint64_t index;    // the frame's place in the output, and its name: a write error
-    std::string name;  // names the frame it failed on, as an inline write's would
-  };
-
-  BackgroundWrites(ByteSink& sink, crypto::Sha256& sha)
-      : sink_(sink), sha_(sha), thread_([this] { Run(); }) {}
-  ~BackgroundWrites() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();
-  }
-
-  /// Queues a job, first waiting while the queue holds kBackgroundBytes of payload.
-  Result<void> Push(Job job) {
-    std::unique_lock lock(mu_);
-    // An oversized frame waits until nothing else is held, so the bound stays
-    // kBackgroundBytes or one frame.
-    room_.wait(lock, [&] {
-      return failed_ || queued_bytes_ == 0 ||
-             queued_bytes_ + job.payload.size() <= Writer::kBackgroundBytes;
-    });
-    if (failed_) return Fail(error_);
-    queued_bytes_ += job.payload.size();
-    jobs_.push_back(std::move(job));
-    lock.unlock();
-    wake_.notify_one();
-    return {};
-  }
-
-  /// Waits until every queued job is written; the first write error, if any.
-  Result<void> Drain() {
-    std::unique_lock lock(mu_);
-    room_.wait(lock, [&] { return failed_ || (jobs_.empty() && !busy_); });
-    if (failed_) return Fail(error_);
-    return {};
-  }
-
- private:
-  void Run() {
-    std::unique_lock lock(mu_);
-    for (;;) {
-      wake_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
-      if (jobs_.empty()) return;  // stopped with nothing left
-      if (stop_ || failed_) {     // abandoned (destroyed before Finish) or already failed
-        jobs_.clear();
-        queued_bytes_ = 0;
-        room_.notify_all();
-        continue;
-      }
-      Job job = std::move(jobs_.front());
-      jobs_.pop_front();
-      busy_ = true;
-      lock.unlock();
-      Result<void> ok = Write(job);
-      size_t done = job.payload.size();
-      uint64_t job_index = job.index;
-      std::string job_name = std::move(job.name);
-      job = {};  // the payload's block goes back to the pool before the producer goes on
-      lock.lock();
-      busy_ = false;
-      queued_bytes_ -= done;
-      if (!ok && !failed_) {
-        failed_ = true;
-        error_ = std::move(ok).error().WithFrame(job_index, std::move(job_name));
-      }
-      room_.notify_all();
-    }
-  }
-
-  Result<void> Write(const Job& job) {
-    try {
-      sha_.Update(job.head.data(), job.head.size());
-      MLN_RETURN_IF_ERROR(sink_.Write(job.head.data(), job.head.size()));
-      if (job.payload.empty()) return {};
-      sha_.Update(job.payload.data(), job.payload.size());
-      return sink_.Write(job.payload.data(), job.payload.size());
-    } catch (const std::bad_alloc&) {
-      return Fail(Errc::kOs, sink_.name() + ": out of memory while writing");
-    }
-  }
-
-  ByteSink& sink_;
-  crypto::Sha256& sha_;
-  std::mutex mu_;
-  std::condition_variable wake_;  // to the thread: a job, or stop
-  std::condition_variable room_;  // to the producer: queue space, drained, or failed
-  std::deque<Job> jobs_;
-  size_t queued_bytes_ = 0;
-  bool busy_ = false;
-  bool stop_ = false;
-  bool failed_ = false;
-  Error error_;
-  std::thread thread_;  // last: starts once the members above exist
-};
-
 Writer::Writer(ByteSink& sink, const WriterOptions& options)
     : sink_(sink), bare_(options.bare) {
   if (options.background && !options.bare) {
     try {
-      background_ = std::make_unique<BackgroundWrites>(sink_, sha_);
+      background_ = std::make_unique<BackgroundWrites>(&sha_, kBackgroundBytes);
     } catch (const std::system_error&) {
       // No thread to be had (a process or container limit): write on the caller's thread.
     }
@@ -195,7 +87,8 @@ Result<void> Writer::Put(Frame frame) {
             FrameHead(frame.header, frame.payload.size(), queued_position_));
     queued_position_ += head.size() + frame.payload.size();
     MLN_RETURN_IF_ERROR(background_->Push(
-        {std::move(head), std::move(frame.payload), frames_, std::move(frame.header.name)}));
+        {&sink_, std::move(head), std::move(frame.payload), frames_,
+         std::move(frame.header.name)}));
   } else {
     MLN_RETURN_IF_ERROR(WriteFrame(frame.header, frame.payload.span()));
   }

@@ -6,6 +6,7 @@
 . "$(dirname "$0")/common.bash"
 gen_model "$T/m.gguf" 2 4
 mln-parse --chunk-size 64K "$T/m.gguf" >"$T/s"
+mln-compress -q "$T/m.gguf" -o "$T/m.mlnz"
 mkdir -p "$T/out"
 printf 'previous output\n' >"$T/prev"
 
@@ -31,6 +32,8 @@ expect_write_failure() {  # DIR TARGET CMD...: run CMD (stdin $IN) with -o DIR/T
   IN="$T/m.gguf" expect_write_failure "$T/out" model.mlns mln-parse
   IN="$T/s" expect_write_failure "$T/out" model.mlnc mln-compress -l 1
   IN="$T/s" expect_write_failure "$T/out" checked.mlns mln-verify
+  # Writes the model on a thread of its own: the error still reaches the exit status.
+  IN=/dev/null expect_write_failure "$T/out" model.gguf mln-compress -d "$T/m.mlnz"
   echo "$n" >"$T/n.ulimit"
 )
 n=$(cat "$T/n.ulimit")
@@ -40,6 +43,7 @@ if [ "$(id -u)" -eq 0 ] && mkdir -p "$T/mnt" && mount -t tmpfs -o size=1m tmpfs 
   trap 'umount "$T/mnt" 2>/dev/null || true; rm -rf "$T"' EXIT
   IN="$T/s" expect_write_failure "$T/mnt" model.gguf mln-emit
   IN="$T/m.gguf" expect_write_failure "$T/mnt" model.mlns mln-parse
+  IN=/dev/null expect_write_failure "$T/mnt" model.gguf mln-compress -d "$T/m.mlnz"
   grep -q "No space" <<<"$ERR" || fail "tmpfs: expected ENOSPC, got: $ERR"
   umount "$T/mnt"
 else
