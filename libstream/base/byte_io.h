@@ -67,6 +67,11 @@ std::unique_ptr<ByteSource> MakePreadSource(int fd, std::string name, uint64_t s
 /// Reads a span the caller keeps alive.
 std::unique_ptr<ByteSource> MakeMemorySource(std::span<const uint8_t> data, std::string name);
 
+/// True when every read of `src` ends by itself (a regular file or memory, whose size is
+/// known), so a thread reading it ahead can always be waited for; false for pipes and
+/// terminals, where a read waits for the writer.
+inline bool ReadsEndByThemselves(const ByteSource& src) { return src.size().has_value(); }
+
 /// The directory part of a path: "." for a bare name, "/" for a name in the root.
 std::string DirName(const std::string& path);
 /// The last component of a path.

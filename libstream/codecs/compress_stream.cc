@@ -66,6 +66,7 @@ Result<CompressStats> CompressStream(ByteSource& in, ByteSink& out, const Encode
   // A stream's other kinds pass untouched; a parsed model's source frame needs sealing.
   if (is_stream) popts.kinds = kPayloadKinds;
   popts.verify_input = is_stream;
+  popts.read_ahead = ReadsEndByThemselves(in);
   popts.progress = progress;
   stream::FrameSink& sink = bundle ? static_cast<stream::FrameSink&>(bundles) : writer;
   auto ok = stream::RunFramePipeline(src, sink, encode, popts);
@@ -93,6 +94,7 @@ Result<CompressStats> DecompressStream(ByteSource& in, ByteSink& out, bool emit_
   stream::PipelineOptions popts;
   popts.kinds = kPayloadKinds;
   popts.verify_input = true;
+  popts.read_ahead = ReadsEndByThemselves(in);
   popts.progress = progress;
   std::unique_ptr<stream::FrameSink> sink;
   if (emit_model) {

@@ -37,6 +37,7 @@ Result<ConvertStats> EmitFromStream(ByteSource& in, ByteSink& out,
   stream::PipelineOptions options;
   options.kinds = {stream::FrameKind::kBytes, stream::FrameKind::kTensor};
   options.verify_input = true;
+  options.read_ahead = ReadsEndByThemselves(in);
   options.progress = progress;
   auto nothing = [](std::vector<stream::Frame>&) -> Result<void> { return {}; };
   auto ok = stream::RunFramePipeline(reader, sink, nothing, options);

@@ -1,6 +1,7 @@
 #include "libstream/stream/pipeline.h"
 
 #include "libstream/codecs/codec.h"
+#include "libstream/stream/read_ahead.h"
 
 #include <oneapi/tbb/info.h>
 #include <oneapi/tbb/parallel_pipeline.h>
@@ -10,6 +11,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <system_error>
 
 namespace mln::stream {
 namespace {
@@ -50,8 +52,17 @@ class FirstError {
 
 }  // namespace
 
-Result<void> RunFramePipeline(FrameSource& source, FrameSink& sink,
+Result<void> RunFramePipeline(FrameSource& given, FrameSink& sink,
                               const FrameTransform& transform, const PipelineOptions& options) {
+  std::optional<ReadAhead> ahead;
+  if (options.read_ahead) {
+    try {
+      ahead.emplace(given);
+    } catch (const std::system_error&) {
+      // No thread to be had (a process or container limit): read on the pipeline's own.
+    }
+  }
+  FrameSource& source = ahead ? static_cast<FrameSource&>(*ahead) : given;
   unsigned threads = options.threads != 0
                          ? options.threads
                          : static_cast<unsigned>(oneapi::tbb::this_task_arena::max_concurrency());
@@ -132,6 +143,7 @@ Result<void> RunFramePipeline(FrameSource& source, FrameSink& sink,
   } else {
     oneapi::tbb::parallel_pipeline(tokens, head & tail);
   }
+  ahead.reset();  // the source is left as the pipeline leaves it: nothing reads on
   if (first_error.failed()) return Fail(first_error.Take());
   return sink.Finish();
 }

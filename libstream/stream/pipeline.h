@@ -27,6 +27,10 @@ struct PipelineOptions {
   /// Frames in flight per thread; fewer bound memory tighter (mln-apply), more smooth out
   /// uneven stages.
   unsigned frames_per_thread = 4;
+  /// Read the source on a thread of its own, up to ReadAhead::kMaxBytes ahead (read_ahead.h),
+  /// so reads overlap the transform even with one worker. Only for sources whose reads end
+  /// by themselves: regular files and memory, not pipes.
+  bool read_ahead = false;
   /// Sees every output frame in the write stage (progress); not owned; null for none.
   FrameObserver* progress = nullptr;
   /// When set, a serial stage of its own between the transform and the sink that sees each

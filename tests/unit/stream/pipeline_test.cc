@@ -50,7 +50,7 @@ Result<void> ReverseAndSplit(std::vector<Frame>& frames) {
   return {};
 }
 
-std::vector<uint8_t> RunWithThreads(unsigned threads) {
+std::vector<uint8_t> RunWithThreads(unsigned threads, bool read_ahead = false) {
   oneapi::tbb::global_control limit(oneapi::tbb::global_control::max_allowed_parallelism,
                                     threads);
   std::vector<uint8_t> out;
@@ -60,6 +60,7 @@ std::vector<uint8_t> RunWithThreads(unsigned threads) {
   PipelineOptions options;
   options.kinds = {FrameKind::kTensor};
   options.verify_input = true;
+  options.read_ahead = read_ahead;
   auto ok = RunFramePipeline(source, writer, ReverseAndSplit, options);
   EXPECT_TRUE(ok.has_value()) << ok.error().ToString();
   return out;
@@ -70,6 +71,12 @@ TEST(PipelineTest, OneAndManyThreadsGiveIdenticalBytes) {
   std::vector<uint8_t> many = RunWithThreads(4);
   EXPECT_FALSE(one.empty());
   EXPECT_EQ(one, many);
+}
+
+TEST(PipelineTest, ReadingAheadGivesIdenticalBytes) {
+  std::vector<uint8_t> plain = RunWithThreads(1);
+  EXPECT_EQ(RunWithThreads(1, /*read_ahead=*/true), plain);
+  EXPECT_EQ(RunWithThreads(4, /*read_ahead=*/true), plain);
 }
 
 TEST(PipelineTest, TransformsHandledKindsAndPassesTheRest) {
