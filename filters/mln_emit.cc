@@ -49,7 +49,8 @@ int Main(int argc, char** argv) {
   if (!out) return mln::cli::ReportAndExitCode(kProg, mln::Fail(out.error()));
 
   std::unique_ptr<mln::formats::DirExternalWriter> external;
-  mln::formats::LayoutOptions layout;
+  // Written on a thread of its own, while the next frames are checked.
+  mln::formats::LayoutOptions layout{.background = true};
   if (std::string dir = ExternalDir(args); !dir.empty()) {
     auto made = mln::formats::DirExternalWriter::Create(
         dir, mln::cli::IsStdio(args.common.output) ? "" : args.common.output);

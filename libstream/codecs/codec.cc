@@ -30,13 +30,14 @@ using stream::Dtype;
 constexpr uint64_t kMaxDecoded = 256ull << 20;
 // Payloads above this get a trial on a sample before the codec is chosen; smaller ones are
 // coded whole by every candidate. Patch ops (a patch is compressed once and sent many
-// times) keep whole trials up to kPatchTrialThreshold.
+// times) keep whole trials up to kPatchTrialThreshold and larger samples above it.
 // Measured on llama34m.f16 (mln-compress -T1): trials on 256 KiB samples and whole runs
 // up to 512 KiB spent 43 ms of zstd level 3 for 118 ms in all, and picked the codec
 // the sizes below pick on every file of the corpus (64 files, byte-identical output).
 constexpr size_t kTrialThreshold = 128 << 10;
 constexpr size_t kPatchTrialThreshold = 512 << 10;
 constexpr size_t kTrialSample = 32 << 10;
+constexpr size_t kPatchTrialSample = 256 << 10;
 // Quantized payloads at most this big, or that the fields codec shrank below a quarter, also
 // try plain zstd (see EncodeFrame).
 constexpr size_t kSmallQuantPayload = 16 << 10;
@@ -374,7 +375,8 @@ Result<void> EncodeFrame(stream::Frame& frame, const EncodeOptions& options) {
       in.size() > (patch_op ? kPatchTrialThreshold : kTrialThreshold)) {
     // A cheap trial on the middle of the payload picks the codec for the whole of it.
     size_t start = (in.size() / 2) & ~size_t{63};
-    std::span<const uint8_t> sample = in.subspan(start, std::min(kTrialSample, in.size() - start));
+    const size_t sample_size = patch_op ? kPatchTrialSample : kTrialSample;
+    std::span<const uint8_t> sample = in.subspan(start, std::min(sample_size, in.size() - start));
     AlignedBuffer trial;
     size_t best = SIZE_MAX;
     Codec pick = candidates.front();

@@ -31,13 +31,11 @@ Result<ConvertStats> ParseToStream(ByteSource& in, ByteSink& out, std::string_vi
 Result<ConvertStats> EmitFromStream(ByteSource& in, ByteSink& out,
                                     stream::FrameObserver* progress, const LayoutOptions& layout) {
   stream::Reader reader(in, stream::FrameChecksOnly());
-  LayoutOptions background = layout;
-  background.background = true;
-  LayoutSink sink(out, background);
+  LayoutSink sink(out, layout);
   stream::PipelineOptions options;
   options.kinds = {stream::FrameKind::kBytes, stream::FrameKind::kTensor};
   options.verify_input = true;
-  options.read_ahead = ReadsEndByThemselves(in);
+  options.read_ahead = layout.background && ReadsEndByThemselves(in);
   options.progress = progress;
   auto nothing = [](std::vector<stream::Frame>&) -> Result<void> { return {}; };
   auto ok = stream::RunFramePipeline(reader, sink, nothing, options);

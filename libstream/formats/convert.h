@@ -29,7 +29,9 @@ Result<ConvertStats> ParseToStream(ByteSource& in, ByteSink& out, std::string_vi
 /// Reads a stream from `in` and writes the model it carries to `out`, checking every frame
 /// checksum (in parallel), the chunk sequence and the trailer. `progress` (not owned, may be
 /// null) sees each frame as it is written. `layout` says what happens to ONNX external data
-/// files (by default they are refused: `out` can only hold the model file).
+/// files (by default they are refused: `out` can only hold the model file), and whether
+/// writes go on a thread of their own; with that, a regular file or memory `in` is also
+/// read a frame ahead on another (stream/read_ahead.h).
 Result<ConvertStats> EmitFromStream(ByteSource& in, ByteSink& out,
                                     stream::FrameObserver* progress = nullptr,
                                     const LayoutOptions& layout = {});

@@ -8,9 +8,9 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
-#include <system_error>
 
 #include "libstream/base/signal_cleanup.h"
+#include "libstream/stream/background_writes.h"
 #include "libstream/formats/onnx.h"
 
 namespace mln::formats {
@@ -41,19 +41,15 @@ bool Inside(const std::string& real, const std::string& dir_real) {
 }  // namespace
 
 LayoutSink::LayoutSink(ByteSink& out, LayoutOptions options) : out_(out), options_(options) {
-  if (options_.background) {
-    try {
-      background_ = std::make_unique<stream::BackgroundWrites>(nullptr, kBackgroundBytes);
-    } catch (const std::system_error&) {
-      // No thread to be had (a process or container limit): write on the caller's thread.
-    }
-  }
+  if (options_.background) background_ = stream::BackgroundWrites::Start(nullptr);
 }
 
 LayoutSink::~LayoutSink() = default;
 
 Result<void> LayoutSink::Put(stream::Frame frame) {
   ++frames_;
+  // A write that already failed is the first error, before anything wrong with this frame.
+  if (background_) MLN_RETURN_IF_ERROR(background_->Check());
   return Write(std::move(frame));
 }
 
@@ -148,6 +144,7 @@ Result<void> LayoutSink::StartExternal(const stream::FrameHeader& h) {
 Result<void> LayoutSink::Finish() {
   if (!have_source_) return Fail(Errc::kBadData, "stream holds no model (no source frame)");
   MLN_RETURN_IF_ERROR(EndFile());
+  background_.reset();  // drained by EndFile: its thread has nothing left to do
   return out_.Flush();
 }
 

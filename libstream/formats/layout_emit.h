@@ -13,9 +13,12 @@
 #include <vector>
 
 #include "libstream/base/byte_io.h"
-#include "libstream/stream/background_writes.h"
 #include "libstream/stream/chunker.h"
 #include "libstream/stream/frame_io.h"
+
+namespace mln::stream {
+class BackgroundWrites;
+}
 
 namespace mln::formats {
 
@@ -38,7 +41,8 @@ struct LayoutOptions {
   /// Write payloads on a thread of the sink's own (stream::BackgroundWrites), so the write
   /// calls overlap the decoding of the next frames. Put then returns once the payload is
   /// queued; a write error is reported by a later Put or by Finish. At most
-  /// kBackgroundBytes of payload wait (or one frame of any size).
+  /// BackgroundWrites::kMaxBytes wait (or one frame of any size). The sinks are not to be
+  /// read until Finish has returned.
   bool background = false;
 };
 
@@ -46,15 +50,11 @@ struct LayoutOptions {
 /// a size that disagrees with the source frame; skips frame kinds it does not know.
 class LayoutSink final : public stream::FrameSink {
  public:
-  /// Payload bytes a background sink may hold queued before Put waits.
-  static constexpr size_t kBackgroundBytes = 8 << 20;
-
   explicit LayoutSink(ByteSink& out, LayoutOptions options = {});
   ~LayoutSink() override;
   Result<void> Put(stream::Frame frame) override;
   Result<void> Finish() override;
 
-  uint64_t bytes_written() const { return out_.position(); }
   uint64_t skipped_frames() const { return skipped_; }
   const std::string& format() const { return format_; }
   /// External data files written through LayoutOptions::external, and passed over.

@@ -1,11 +1,23 @@
 #include "libstream/stream/background_writes.h"
 
-#include <new>
+#include <system_error>
 
 namespace mln::stream {
+namespace {
 
-BackgroundWrites::BackgroundWrites(crypto::Sha256* sha, size_t max_bytes)
-    : sha_(sha), max_bytes_(max_bytes), thread_([this] { Run(); }) {}
+size_t JobBytes(const BackgroundWrites::Job& job) { return job.head.size() + job.payload.size(); }
+
+}  // namespace
+
+std::unique_ptr<BackgroundWrites> BackgroundWrites::Start(crypto::Sha256* sha) {
+  try {
+    return std::unique_ptr<BackgroundWrites>(new BackgroundWrites(sha));
+  } catch (const std::system_error&) {
+    return nullptr;
+  }
+}
+
+BackgroundWrites::BackgroundWrites(crypto::Sha256* sha) : sha_(sha), thread_([this] { Run(); }) {}
 
 BackgroundWrites::~BackgroundWrites() {
   {
@@ -17,17 +29,24 @@ BackgroundWrites::~BackgroundWrites() {
 }
 
 Result<void> BackgroundWrites::Push(Job job) {
+  const size_t bytes = JobBytes(job);
   std::unique_lock lock(mu_);
-  // An oversized job waits until nothing else is held, so the bound stays max_bytes_ or
+  // An oversized job waits until nothing else is held, so the bound stays kMaxBytes or
   // one job.
   room_.wait(lock, [&] {
-    return failed_ || queued_bytes_ == 0 || queued_bytes_ + job.payload.size() <= max_bytes_;
+    return failed_ || queued_bytes_ == 0 || queued_bytes_ + bytes <= kMaxBytes;
   });
   if (failed_) return Fail(error_);
-  queued_bytes_ += job.payload.size();
+  queued_bytes_ += bytes;
   jobs_.push_back(std::move(job));
   lock.unlock();
   wake_.notify_one();
+  return {};
+}
+
+Result<void> BackgroundWrites::Check() {
+  std::lock_guard lock(mu_);
+  if (failed_) return Fail(error_);
   return {};
 }
 
@@ -54,9 +73,10 @@ void BackgroundWrites::Run() {
     busy_ = true;
     lock.unlock();
     Result<void> ok = Write(job);
-    size_t done = job.payload.size();
-    uint64_t job_index = job.index;
-    std::string job_name = std::move(job.name);
+    const size_t done = JobBytes(job);
+    const uint64_t job_index = job.index;
+    std::string job_name;
+    job_name.swap(job.name);
     job = {};  // the payload's block goes back to the pool before the producer goes on
     lock.lock();
     busy_ = false;
@@ -70,6 +90,8 @@ void BackgroundWrites::Run() {
 }
 
 Result<void> BackgroundWrites::Write(const Job& job) {
+  // Nothing may escape this thread, where it would end the process: a sink that throws,
+  // even for want of memory to describe it, fails with a message that needs none.
   try {
     if (!job.head.empty()) {
       if (sha_ != nullptr) sha_->Update(job.head.data(), job.head.size());
@@ -78,8 +100,8 @@ Result<void> BackgroundWrites::Write(const Job& job) {
     if (job.payload.empty()) return {};
     if (sha_ != nullptr) sha_->Update(job.payload.data(), job.payload.size());
     return job.sink->Write(job.payload.data(), job.payload.size());
-  } catch (const std::bad_alloc&) {
-    return Fail(Errc::kOs, job.sink->name() + ": out of memory while writing");
+  } catch (...) {
+    return Fail(Errc::kOs, "out of memory while writing");
   }
 }
 

@@ -1,11 +1,13 @@
 // A thread that writes queued buffers to ByteSinks in order, so the write calls (and, for a
 // stream, its SHA-256) overlap the work that makes the next frames, as zstd's asynchronous
-// I/O does. stream::Writer and formats::LayoutSink use it.
+// I/O does. stream::Writer and formats::LayoutSink use it. Callers must not read the sinks
+// (their position, their bytes) until Drain has returned.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -19,6 +21,9 @@ namespace mln::stream {
 
 class BackgroundWrites {
  public:
+  /// Bytes (heads and payloads) queued before Push waits; one job of any size always fits.
+  static constexpr size_t kMaxBytes = 8 << 20;
+
   struct Job {
     ByteSink* sink;             // where head and payload go
     std::vector<uint8_t> head;  // written before the payload (a frame's prefix and header)
@@ -27,10 +32,10 @@ class BackgroundWrites {
     std::string name;  // failed on, as an inline write's would
   };
 
-  /// Holds at most `max_bytes` of queued payload (or one job of any size). With `sha`, every
-  /// byte written is hashed into it, in order. Throws std::system_error when no thread can
-  /// be started; callers then write on their own thread.
-  BackgroundWrites(crypto::Sha256* sha, size_t max_bytes);
+  /// A started writer, or null when no thread can be had (a process or container limit):
+  /// the caller then writes on its own thread. With `sha`, every byte written is hashed
+  /// into it, in order.
+  static std::unique_ptr<BackgroundWrites> Start(crypto::Sha256* sha);
   /// Waits for the job being written and drops the rest (a run that failed elsewhere).
   ~BackgroundWrites();
   BackgroundWrites(const BackgroundWrites&) = delete;
@@ -38,15 +43,17 @@ class BackgroundWrites {
 
   /// Queues a job, first waiting for room. After a write error every later Push returns it.
   Result<void> Push(Job job);
+  /// The first write error so far, without waiting for the queue.
+  Result<void> Check();
   /// Waits until every queued job is written; the first write error, if any.
   Result<void> Drain();
 
  private:
+  explicit BackgroundWrites(crypto::Sha256* sha);
   void Run();
   Result<void> Write(const Job& job);
 
   crypto::Sha256* sha_;
-  const size_t max_bytes_;
   std::mutex mu_;
   std::condition_variable wake_;  // to the thread: a job, or stop
   std::condition_variable room_;  // to the producer: queue space, drained, or failed

@@ -11,7 +11,6 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
-#include <system_error>
 
 namespace mln::stream {
 namespace {
@@ -54,14 +53,8 @@ class FirstError {
 
 Result<void> RunFramePipeline(FrameSource& given, FrameSink& sink,
                               const FrameTransform& transform, const PipelineOptions& options) {
-  std::optional<ReadAhead> ahead;
-  if (options.read_ahead) {
-    try {
-      ahead.emplace(given);
-    } catch (const std::system_error&) {
-      // No thread to be had (a process or container limit): read on the pipeline's own.
-    }
-  }
+  // Without a thread to be had, the pipeline reads for itself.
+  std::unique_ptr<ReadAhead> ahead = options.read_ahead ? ReadAhead::Start(given) : nullptr;
   FrameSource& source = ahead ? static_cast<FrameSource&>(*ahead) : given;
   unsigned threads = options.threads != 0
                          ? options.threads

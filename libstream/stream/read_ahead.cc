@@ -1,9 +1,29 @@
 #include "libstream/stream/read_ahead.h"
 
-#include <exception>
-#include <new>
+#include <algorithm>
+#include <system_error>
 
 namespace mln::stream {
+namespace {
+
+// What a queued frame holds in memory: its payload and the variable parts of its header.
+size_t QueuedBytes(const Frame& f) {
+  const FrameHeader& h = f.header;
+  size_t n = f.payload.size() + h.name.size() + h.format.size() + h.digest.size() +
+             h.shape.size() * sizeof(int64_t);
+  for (const Attribute& a : h.attrs) n += a.key.size() + a.value.size();
+  return std::max(n, ReadAhead::kFrameFloor);
+}
+
+}  // namespace
+
+std::unique_ptr<ReadAhead> ReadAhead::Start(FrameSource& source) {
+  try {
+    return std::unique_ptr<ReadAhead>(new ReadAhead(source));
+  } catch (const std::system_error&) {
+    return nullptr;
+  }
+}
 
 ReadAhead::ReadAhead(FrameSource& source) : source_(source), thread_([this] { Run(); }) {}
 
@@ -23,40 +43,49 @@ void ReadAhead::Run() {
       room_.wait(lock, [&] { return stop_ || frames_.empty() || bytes_ < kMaxBytes; });
       if (stop_) return;
     }
-    Result<std::optional<Frame>> next = std::nullopt;
+    bool more;
     try {
-      next = source_.Next();
-    } catch (const std::bad_alloc&) {
-      next = Fail(Errc::kOs, "out of memory while reading");
-    } catch (const std::exception& e) {
-      // A source that throws would end the process from this thread; the consumer gets it.
-      next = Fail(Errc::kInternal, std::string("reading: ") + e.what());
-    }
-    std::lock_guard lock(mu_);
-    if (!next) {
-      error_ = std::move(next).error();
+      more = ReadOne();
+    } catch (...) {
+      // Nothing may escape this thread, where it would end the process; the consumer gets
+      // an error instead, whose message needs no memory to make if that is what ran out.
+      std::lock_guard lock(mu_);
+      error_ = Error{Errc::kOs, "out of memory while reading"};
       ended_ = true;
-    } else if (!next->has_value()) {
-      ended_ = true;
-    } else {
-      bytes_ += (*next)->payload.size();
-      frames_.push_back(std::move(**next));
+      ready_.notify_one();
+      return;
     }
-    ready_.notify_one();
-    if (ended_) return;
+    if (!more) return;
   }
+}
+
+bool ReadAhead::ReadOne() {
+  Result<std::optional<Frame>> next = source_.Next();
+  std::lock_guard lock(mu_);
+  if (!next) {
+    error_ = std::move(next).error();
+    ended_ = true;
+  } else if (!next->has_value()) {
+    ended_ = true;
+  } else {
+    size_t bytes = QueuedBytes(**next);
+    frames_.emplace_back(std::move(**next), bytes);
+    bytes_ += bytes;
+  }
+  ready_.notify_one();
+  return !ended_;
 }
 
 Result<std::optional<Frame>> ReadAhead::Next() {
   std::unique_lock lock(mu_);
   ready_.wait(lock, [&] { return !frames_.empty() || ended_; });
   if (!frames_.empty()) {
-    Frame f = std::move(frames_.front());
+    auto [f, bytes] = std::move(frames_.front());
     frames_.pop_front();
-    bytes_ -= f.payload.size();
+    bytes_ -= bytes;
     lock.unlock();
     room_.notify_one();
-    return f;
+    return std::move(f);
   }
   if (error_) return Fail(*error_);
   return std::nullopt;

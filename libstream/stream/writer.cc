@@ -2,7 +2,6 @@
 
 #include <cstring>
 #include <string>
-#include <system_error>
 
 #include "libstream/base/checked_math.h"
 #include "libstream/base/endian.h"
@@ -15,13 +14,7 @@ using internal::kFramePrefixSize;
 
 Writer::Writer(ByteSink& sink, const WriterOptions& options)
     : sink_(sink), bare_(options.bare) {
-  if (options.background && !options.bare) {
-    try {
-      background_ = std::make_unique<BackgroundWrites>(&sha_, kBackgroundBytes);
-    } catch (const std::system_error&) {
-      // No thread to be had (a process or container limit): write on the caller's thread.
-    }
-  }
+  if (options.background && !options.bare) background_ = BackgroundWrites::Start(&sha_);
 }
 
 Writer::~Writer() = default;

@@ -16,7 +16,7 @@ struct WriterOptions {
   /// Hash and write on a thread of the writer's own, so the stream's SHA-256 and the write
   /// calls overlap the work that makes the next frames (what zstd's asynchronous I/O does).
   /// Put then returns once the frame is queued; a write error is reported by a later Put or
-  /// by Finish. The queue holds at most kBackgroundBytes of payload (and one frame of any
+  /// by Finish. The queue holds at most BackgroundWrites::kMaxBytes (and one frame of any
   /// size), so memory stays bounded. Not for callers that read the sink between Puts.
   bool background = false;
 };
@@ -25,9 +25,6 @@ class BackgroundWrites;
 
 class Writer final : public FrameSink {
  public:
-  /// Payload bytes a background writer may hold queued before Put waits.
-  static constexpr size_t kBackgroundBytes = 8 << 20;
-
   /// `sink` must outlive the writer. Nothing is written until the first Put or Finish.
   explicit Writer(ByteSink& sink) : Writer(sink, WriterOptions{}) {}
   Writer(ByteSink& sink, bool bare) : Writer(sink, WriterOptions{.bare = bare}) {}

@@ -52,4 +52,6 @@ fi
 # With room, the same commands succeed (so the failures above came from the limit).
 IN="$T/s"; mln-emit -o "$T/out/model.gguf" <"$T/s" && cmp -s "$T/out/model.gguf" "$T/m.gguf" ||
   fail "mln-emit -o without a limit"
+mln-compress -q -d "$T/m.mlnz" -o "$T/out/model.gguf" && cmp -s "$T/out/model.gguf" "$T/m.gguf" ||
+  fail "mln-compress -d -o without a limit"
 echo "enospc: $n full-disk writes failed cleanly"

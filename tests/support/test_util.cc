@@ -18,6 +18,12 @@ Result<size_t> PipeLikeSource::ReadRaw(void* dst, size_t n) {
   return k;
 }
 
+Result<void> FullSink::WriteRaw(const void*, size_t n) {
+  if (written_ + n > limit_) return Fail(Errc::kIo, name() + ": No space left on device");
+  written_ += n;
+  return {};
+}
+
 Result<std::vector<uint8_t>> RoundTripModel(ByteSource& in, size_t chunk_size,
                                             std::string_view format, std::string_view member) {
   std::vector<uint8_t> stream_bytes, model;

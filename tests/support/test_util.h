@@ -43,6 +43,20 @@ class PipeLikeSource final : public ByteSource {
   size_t pos_ = 0;
 };
 
+/// Accepts `limit` bytes, then fails every write with Errc::kIo "NAME: No space left on
+/// device", as a full disk does.
+class FullSink final : public ByteSink {
+ public:
+  FullSink(std::string name, uint64_t limit) : ByteSink(std::move(name)), limit_(limit) {}
+
+ protected:
+  Result<void> WriteRaw(const void* src, size_t n) override;
+
+ private:
+  uint64_t limit_;
+  uint64_t written_ = 0;
+};
+
 /// model -> stream -> model through formats::ParseToStream and EmitFromStream, with
 /// `chunk_size`-byte chunks; returns the emitted model bytes.
 Result<std::vector<uint8_t>> RoundTripModel(ByteSource& in, size_t chunk_size,

@@ -91,19 +91,23 @@ TEST(PipelineTest, TransformsHandledKindsAndPassesTheRest) {
 }
 
 TEST(PipelineTest, FirstErrorStopsThePipelineAndNamesTheFrame) {
-  std::vector<uint8_t> out;
-  auto sink = MakeMemorySink(&out, "mem");
-  Writer writer(*sink);
-  VectorSource source(ManyFrames());
-  auto fail_on_f7 = [](std::vector<Frame>& frames) -> Result<void> {
-    if (frames.front().header.name == "f7") return Fail(Errc::kBadData, "boom");
-    return {};
-  };
-  auto r = RunFramePipeline(source, writer, fail_on_f7, {});
-  ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().message, "boom");
-  EXPECT_EQ(r.error().frame, 7u);
-  EXPECT_EQ(r.error().tensor, "f7");
+  // Also with the source read ahead: the reading thread, mid-read or waiting for room, is
+  // stopped and the error is the transform's.
+  for (bool read_ahead : {false, true}) {
+    std::vector<uint8_t> out;
+    auto sink = MakeMemorySink(&out, "mem");
+    Writer writer(*sink);
+    VectorSource source(ManyFrames());
+    auto fail_on_f7 = [](std::vector<Frame>& frames) -> Result<void> {
+      if (frames.front().header.name == "f7") return Fail(Errc::kBadData, "boom");
+      return {};
+    };
+    auto r = RunFramePipeline(source, writer, fail_on_f7, {.read_ahead = read_ahead});
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().message, "boom");
+    EXPECT_EQ(r.error().frame, 7u);
+    EXPECT_EQ(r.error().tensor, "f7");
+  }
 }
 
 // Records what reaches it; fails if a frame arrives that the ordered stage has not seen.

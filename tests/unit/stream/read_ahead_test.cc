@@ -37,7 +37,9 @@ class CountingSource final : public FrameSource {
 TEST(ReadAheadTest, GivesTheSourcesFramesInOrderThenTheEnd) {
   for (size_t bytes : {size_t{100}, ReadAhead::kMaxBytes + 1}) {
     CountingSource source(40, bytes);
-    ReadAhead ahead(source);
+    auto ahead_ptr = ReadAhead::Start(source);
+    ASSERT_NE(ahead_ptr, nullptr);
+    ReadAhead& ahead = *ahead_ptr;
     for (size_t i = 0; i < 40; ++i) {
       ASSERT_OK_AND_ASSIGN(auto f, ahead.Next());
       ASSERT_TRUE(f.has_value()) << "frame " << i;
@@ -53,7 +55,9 @@ TEST(ReadAheadTest, GivesTheSourcesFramesInOrderThenTheEnd) {
 
 TEST(ReadAheadTest, AnErrorComesAfterTheFramesBeforeIt) {
   CountingSource source(100, 64, /*fail_at=*/5);
-  ReadAhead ahead(source);
+  auto ahead_ptr = ReadAhead::Start(source);
+  ASSERT_NE(ahead_ptr, nullptr);
+  ReadAhead& ahead = *ahead_ptr;
   for (int i = 0; i < 5; ++i) {
     ASSERT_OK_AND_ASSIGN(auto f, ahead.Next());
     ASSERT_TRUE(f.has_value());
@@ -67,7 +71,9 @@ TEST(ReadAheadTest, AnErrorComesAfterTheFramesBeforeIt) {
 
 TEST(ReadAheadTest, AThrowingSourceBecomesAnError) {
   CountingSource source(100, 64, SIZE_MAX, /*throw_at=*/3);
-  ReadAhead ahead(source);
+  auto ahead_ptr = ReadAhead::Start(source);
+  ASSERT_NE(ahead_ptr, nullptr);
+  ReadAhead& ahead = *ahead_ptr;
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(ahead.Next().has_value());
   auto failed = ahead.Next();
   ASSERT_FALSE(failed.has_value());
@@ -78,13 +84,26 @@ TEST(ReadAheadTest, ReadsAtMostItsBudgetAheadAndStopsWhenDropped) {
   // Frames above the budget: the thread holds one and waits for room.
   CountingSource source(1000, ReadAhead::kMaxBytes * 2);
   {
-    ReadAhead ahead(source);
+    auto ahead_ptr = ReadAhead::Start(source);
+    ASSERT_NE(ahead_ptr, nullptr);
+    ReadAhead& ahead = *ahead_ptr;
     ASSERT_OK_AND_ASSIGN(auto f, ahead.Next());
     ASSERT_TRUE(f.has_value());
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     EXPECT_LE(source.calls(), 3u) << "one frame handed out, one held, one being read";
   }  // dropped with frames held and the source far from its end: must not hang
   EXPECT_LT(source.calls(), 1000u);
+}
+
+TEST(ReadAheadTest, FramesWithoutPayloadCountAgainstTheBudgetToo) {
+  // Keep ops and unknown kinds carry no payload; they must not pile up without bound.
+  CountingSource source(100000, 0);
+  auto ahead = ReadAhead::Start(source);
+  ASSERT_NE(ahead, nullptr);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_LE(source.calls(), ReadAhead::kMaxBytes / ReadAhead::kFrameFloor + 2);
+  ASSERT_OK_AND_ASSIGN(auto f, ahead->Next());
+  EXPECT_TRUE(f.has_value());
 }
 
 }  // namespace

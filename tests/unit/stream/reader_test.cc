@@ -228,23 +228,8 @@ TEST(WriterTest, BackgroundWritesTheSameBytes) {
   EXPECT_EQ(back.size(), MixedFrames().size());
 }
 
-// Accepts `limit` bytes, then fails every write, as a full disk does.
-class FullSink final : public ByteSink {
- public:
-  explicit FullSink(uint64_t limit) : ByteSink("full.mln"), limit_(limit) {}
-
- private:
-  Result<void> WriteRaw(const void*, size_t n) override {
-    if (written_ + n > limit_) return Fail(Errc::kIo, "full.mln: No space left on device");
-    written_ += n;
-    return {};
-  }
-  uint64_t limit_;
-  uint64_t written_ = 0;
-};
-
 TEST(WriterTest, BackgroundWriteFailureReachesTheCaller) {
-  FullSink sink(4 << 20);
+  testing::FullSink sink("full.mln", 4 << 20);
   Writer w(sink, WriterOptions{.background = true});
   std::optional<Error> failed;
   for (Frame& f : MixedFrames()) {
