@@ -18,6 +18,18 @@
 
 namespace mln::codecs {
 
+/// Codec 5, bundle, for a bundle's body (a bare stream): each frame's prefix and header, and
+/// the payloads still raw (graph bytes, small tensors no codec shrank), go in one part that
+/// zstd codes at `level`; the payloads their own codec already shrank follow as they are.
+/// Coding the whole body in one zstd frame, as codec 1 does, spent most of its time on
+/// those coded bytes, which it cannot shrink (bundles were a fifth of compressing a MediaPipe
+/// pose model in GGUF), and they broke up the runs of headers it matches against each other.
+/// `coded[i]` says whether frame i's payload is coded. Decoding gives back the body exactly.
+Result<AlignedBuffer> EncodeBundleBody(std::span<const uint8_t> body,
+                                       const std::vector<bool>& coded, int level);
+Result<void> DecodeBundleBody(std::span<const uint8_t> stored, uint64_t decoded_size,
+                              AlignedBuffer& out);
+
 class BundleSink final : public stream::FrameSink {
  public:
   /// Frames go to `out` (which must outlive this sink), small runs as bundles; `level` as

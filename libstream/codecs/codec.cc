@@ -14,6 +14,7 @@
 #include "libstream/crypto/digest.h"
 #include "libstream/formats/tflite.h"
 #include "libstream/codecs/block_fields.h"
+#include "libstream/codecs/bundle.h"
 #include "libstream/codecs/codec_internal.h"
 #include "libstream/codecs/palette.h"
 #include "libstream/kernels/byteplane.h"
@@ -306,6 +307,8 @@ bool Encode(Codec codec, std::span<const uint8_t> in, const PayloadShape& shape,
     }
     case Codec::kPalette:
       return EncodePalette(in, shape.planes.width, level != 0 ? level : 1, out);
+    case Codec::kBundle:
+      return false;  // a bundle's body only, written by BundleSink
   }
   return false;
 }
@@ -333,6 +336,8 @@ Result<void> DecodePayload(uint8_t codec, std::span<const uint8_t> stored, uint6
       return DecodeBlockFields(stored, decoded_size, out);
     case Codec::kPalette:
       return DecodePalette(stored, decoded_size, out);
+    case Codec::kBundle:
+      return DecodeBundleBody(stored, decoded_size, out);
   }
   return Fail(Errc::kUnsupported, "payload codec " + std::to_string(codec) +
                                       " is not supported by this build");
@@ -433,6 +438,7 @@ std::string CodecName(uint8_t codec) {
     case Codec::kBytePlane: return "byteplane";
     case Codec::kBlockFields: return "fields";
     case Codec::kPalette: return "palette";
+    case Codec::kBundle: return "bundle";
   }
   return "codec" + std::to_string(codec);
 }

@@ -512,12 +512,14 @@ int FuzzZstdDecode(const uint8_t* data, size_t size) {
   return 0;
 }
 
-// The table codecs (byteplane, fields for quantized blocks, palette) each parse a head, a
-// table and stored groups: one target feeds the same input to each.
+// The table codecs (byteplane, fields for quantized blocks, palette, bundle bodies) each
+// parse a head, a table or frame prefixes, and stored parts: one target feeds the same
+// input to each.
 int FuzzBytePlaneDecode(const uint8_t* data, size_t size) {
   DecodeWithCodec(stream::Codec::kBytePlane, data, size);
   DecodeWithCodec(stream::Codec::kBlockFields, data, size);
   DecodeWithCodec(stream::Codec::kPalette, data, size);
+  DecodeWithCodec(stream::Codec::kBundle, data, size);
   return 0;
 }
 

@@ -124,13 +124,11 @@ TEST(BundleTest, IncompressibleRunsStayPlainFrames) {
   EXPECT_EQ(back.size(), 4u);
 }
 
-// Frames whose payloads a codec already coded (small quantized tensors): a run of distinct
-// ones cannot shrink and stays plain frames (BundleSink probes it at level 1 first); a run
-// of repeats still shrinks and is bundled.
-std::vector<Frame> CodedFrames(bool repeat) {
+// Frames whose payloads a codec already coded (small quantized tensors), `n` nibbles each.
+std::vector<Frame> CodedFrames(size_t n, bool repeat) {
   std::vector<Frame> frames;
   for (int i = 0; i < 8; ++i) {
-    std::vector<uint8_t> nibbles = testing::RandomBytes(60000, repeat ? 30 : 30 + i);
+    std::vector<uint8_t> nibbles = testing::RandomBytes(n, repeat ? 30 : 30 + i);
     for (uint8_t& b : nibbles) b &= 0x0F;  // zstd's Huffman stage halves these
     Frame f = testing::MakeFrame(FrameKind::kTensor, "q" + std::to_string(i), nibbles);
     EXPECT_TRUE(EncodeFrame(f, {.level = 1, .force = stream::Codec::kZstd}));
@@ -141,15 +139,48 @@ std::vector<Frame> CodedFrames(bool repeat) {
   return frames;
 }
 
-TEST(BundleTest, CodedRunsAreBundledOnlyWhenTheyShrink) {
-  for (bool repeat : {false, true}) {
-    uint64_t stored = 0;
-    std::vector<uint8_t> out = WriteBundled(CodedFrames(repeat), &stored);
-    EXPECT_EQ(stored, repeat ? 1u : 8u) << repeat;
-    ASSERT_OK_AND_ASSIGN(std::vector<Frame> back, testing::ReadStream(out));
-    ASSERT_EQ(back.size(), 8u);
-    EXPECT_EQ(back[7].header.name, "q7");
-  }
+// The one frame of a bundled run, as stored (bundles not expanded).
+Frame StoredBundle(const std::vector<uint8_t>& stream_bytes) {
+  auto src = MakeMemorySource(stream_bytes, "out");
+  stream::ReaderOptions options;
+  options.expand_bundles = false;
+  stream::Reader reader(*src, options);
+  auto first = reader.Next();
+  EXPECT_TRUE(first && *first && (*first)->header.Is(FrameKind::kBundle));
+  return first && *first ? std::move(**first) : Frame{};
+}
+
+TEST(BundleTest, CodedPayloadsTravelAsTheyAreBesideTheCompressedHeaders) {
+  // Coded payloads over 4 KiB are stored as they are, after the headers' zstd part: the
+  // bundle holds them plus less than their headers would cost as plain frames.
+  std::vector<Frame> frames = CodedFrames(60000, /*repeat=*/false);
+  uint64_t coded = 0, heads = 0;
+  for (const Frame& f : frames) coded += f.payload.size();
+  heads = testing::WriteStream(CodedFrames(60000, false)).size() - coded;
+  uint64_t stored = 0;
+  std::vector<uint8_t> out = WriteBundled(std::move(frames), &stored);
+  EXPECT_EQ(stored, 1u);
+  Frame bundle = StoredBundle(out);
+  EXPECT_EQ(bundle.header.codec, static_cast<uint8_t>(stream::Codec::kBundle));
+  EXPECT_GT(bundle.payload.size(), coded);
+  EXPECT_LT(bundle.payload.size(), coded + heads / 2);
+  ASSERT_OK_AND_ASSIGN(std::vector<Frame> back, testing::ReadStream(out));
+  ASSERT_EQ(back.size(), 8u);
+  EXPECT_EQ(back[7].header.name, "q7");
+}
+
+TEST(BundleTest, SmallCodedPayloadsShrinkWithTheHeaders) {
+  // Up to 4 KiB they stay in the zstd part, where repeats of one another still shrink.
+  std::vector<Frame> frames = CodedFrames(6000, /*repeat=*/true);
+  uint64_t coded = 0;
+  for (const Frame& f : frames) coded += f.payload.size();
+  ASSERT_LE(frames[0].payload.size(), 4096u);
+  uint64_t stored = 0;
+  std::vector<uint8_t> out = WriteBundled(std::move(frames), &stored);
+  EXPECT_EQ(stored, 1u);
+  EXPECT_LT(StoredBundle(out).payload.size(), coded / 4) << "eight repeats code as one";
+  ASSERT_OK_AND_ASSIGN(std::vector<Frame> back, testing::ReadStream(out));
+  ASSERT_EQ(back.size(), 8u);
 }
 
 TEST(BundleTest, SignaturesStayOutside) {
@@ -184,6 +215,75 @@ std::vector<uint8_t> BareBody(std::vector<Frame> frames) {
   for (auto& f : frames) EXPECT_TRUE(bare.Put(std::move(f)));
   EXPECT_TRUE(bare.Finish());
   return body;
+}
+
+// A body of frames of every placement: raw payloads, coded ones above and below 4 KiB, and
+// none; with the coded flags BundleSink would give.
+std::vector<uint8_t> MixedBody(std::vector<bool>* coded) {
+  std::vector<Frame> frames;
+  frames.push_back(testing::MakeFrame(FrameKind::kSource, "model", {}));
+  frames.push_back(testing::MakeFrame(FrameKind::kTensor, "raw", Pattern(3000, 3)));
+  for (Frame& f : CodedFrames(60000, false)) frames.push_back(std::move(f));
+  frames.push_back(testing::MakeFrame(FrameKind::kBytes, "tail", Pattern(77, 5)));
+  coded->clear();
+  for (const Frame& f : frames) {
+    coded->push_back(f.header.codec != static_cast<uint8_t>(stream::Codec::kRaw));
+  }
+  return BareBody(std::move(frames));
+}
+
+TEST(BundleTest, BundleCodecGivesTheBodyBack) {
+  std::vector<bool> coded;
+  std::vector<uint8_t> body = MixedBody(&coded);
+  ASSERT_OK_AND_ASSIGN(AlignedBuffer enc, EncodeBundleBody(body, coded, 9));
+  EXPECT_LT(enc.size(), body.size());
+  AlignedBuffer back;
+  ASSERT_TRUE(DecodeBundleBody(enc.span(), body.size(), back));
+  ASSERT_EQ(back.size(), body.size());
+  EXPECT_EQ(std::memcmp(back.data(), body.data(), body.size()), 0);
+  // Another size than the body's is refused, larger or smaller.
+  EXPECT_FALSE(DecodeBundleBody(enc.span(), body.size() + 1, back));
+  EXPECT_FALSE(DecodeBundleBody(enc.span(), body.size() - 1, back));
+}
+
+TEST(BundleTest, DamagedBundleCodecPayloadsFailCleanly) {
+  std::vector<bool> coded;
+  std::vector<uint8_t> body = MixedBody(&coded);
+  ASSERT_OK_AND_ASSIGN(AlignedBuffer enc, EncodeBundleBody(body, coded, 9));
+  std::vector<uint8_t> good(enc.data(), enc.data() + enc.size());
+  AlignedBuffer back;
+  // Every truncation fails: the parts no longer add up to the body.
+  for (size_t cut = 0; cut < good.size(); cut += cut < 512 ? 1 : 997) {
+    std::span<const uint8_t> part(good.data(), cut);
+    EXPECT_FALSE(DecodeBundleBody(part, body.size(), back)) << cut;
+  }
+  // A flipped bit in the head or the compressed part fails, or gives another body, which
+  // the bundle's checksum then catches; never a crash or a read out of bounds (ASan).
+  for (size_t at = 0; at < std::min<size_t>(good.size(), 4096); ++at) {
+    std::vector<uint8_t> bad = good;
+    bad[at] ^= static_cast<uint8_t>(1u << (at % 8));
+    auto r = DecodeBundleBody(bad, body.size(), back);
+    if (at < 24) {
+      EXPECT_FALSE(r) << "head byte " << at;
+    }
+  }
+  // A head claiming sizes beyond the body is refused before anything is allocated.
+  std::vector<uint8_t> huge = good;
+  for (int i = 8; i < 16; ++i) huge[i] = 0xFF;
+  EXPECT_FALSE(DecodeBundleBody(huge, body.size(), back));
+}
+
+TEST(BundleTest, ZstdBundleBodiesOfEarlierWritersAreReadToo) {
+  // Before codec 5, a bundle's body was one zstd frame (codec 1).
+  std::vector<bool> coded;
+  Frame bundle = testing::MakeFrame(FrameKind::kBundle, "bundle", MixedBody(&coded));
+  ASSERT_TRUE(EncodeFrame(bundle, {.level = 6, .force = stream::Codec::kZstd}));
+  ASSERT_EQ(bundle.header.codec, static_cast<uint8_t>(stream::Codec::kZstd));
+  std::vector<Frame> v;
+  v.push_back(std::move(bundle));
+  ASSERT_OK_AND_ASSIGN(std::vector<Frame> back, testing::ReadStream(testing::WriteStream(std::move(v))));
+  ASSERT_EQ(back.size(), coded.size());
+  EXPECT_EQ(back.back().header.name, "tail");
 }
 
 TEST(BundleTest, RawBundleBodiesAreReadToo) {
