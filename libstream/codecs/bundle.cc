@@ -4,6 +4,8 @@
 #include <cstring>
 #include <optional>
 
+#include <zstd.h>
+
 #include "libstream/base/byte_io.h"
 #include "libstream/base/checked_math.h"
 #include "libstream/base/endian.h"
@@ -121,19 +123,27 @@ Result<void> DecodeBundleBody(std::span<const uint8_t> stored, uint64_t decoded_
   if (head[0] != kBundleBodyVersion || head[1] > kPackedZstd || head[2] != 0 || head[3] != 0) {
     return Fail(BadBundle("unknown version or method"));
   }
+  if (decoded_size > internal::kMaxDecoded) return Fail(BadBundle("body over 256 MiB"));
   const uint64_t n = LoadLE<uint32_t>(head + 4);
   const uint64_t packed_size = LoadLE<uint64_t>(head + 8);
   const uint64_t packed_stored = LoadLE<uint64_t>(head + 16);
-  // Every frame adds at least its placement byte and prefix to the packed part, which the
-  // body holds too: sizes a hostile head claims are bounded by the declared body size.
-  if (packed_size > decoded_size + n || n * (1 + stream::internal::kFramePrefixSize) > packed_size ||
-      packed_stored > stored.size() - kBundleHead) {
-    return Fail(BadBundle("sizes disagree with the body's"));
-  }
+  if (packed_stored > stored.size() - kBundleHead) return Fail(BadBundle("packed part past the end"));
   std::span<const uint8_t> packed = stored.subspan(kBundleHead, packed_stored);
   const std::span<const uint8_t> tail = stored.subspan(kBundleHead + packed_stored);
+  // The parts hold the body without its padding, plus a placement byte and at least a
+  // prefix per frame: sizes a hostile head claims are bounded by the declared body size
+  // before anything is allocated.
+  if (packed_size + tail.size() > decoded_size + n ||
+      n * (1 + stream::internal::kFramePrefixSize) > packed_size) {
+    return Fail(BadBundle("sizes disagree with the body's"));
+  }
   AlignedBuffer unpacked;
   if (head[1] == kPackedZstd) {
+    // zstd records the content size in every frame it writes; a part claiming another
+    // is refused before its buffer is allocated.
+    if (ZSTD_getFrameContentSize(packed.data(), packed.size()) != packed_size) {
+      return Fail(BadBundle("packed part's size disagrees with its zstd frame"));
+    }
     unpacked.Resize(packed_size);
     MLN_RETURN_IF_ERROR(internal::ZstdDecompress(packed, unpacked.data(), packed_size,
                                                  "bundle payload"));
@@ -159,7 +169,10 @@ Result<void> DecodeBundleBody(std::span<const uint8_t> stored, uint64_t decoded_
     std::memcpy(o + op, packed.data() + pp, head_len);
     op += head_len;
     pp += head_len;
-    if (payload_len == 0) continue;
+    if (payload_len == 0) {
+      if (place != kInPacked) return Fail(BadBundle("placement for an empty payload"));
+      continue;
+    }
     const uint64_t pad = PadTo(op, kPayloadAlignment);
     if (pad > decoded_size - op || payload_len > decoded_size - op - pad) {
       return Fail(BadBundle("frame payload past the body's end"));

@@ -4,11 +4,11 @@
 // small payload compressed on its own has no context to learn from. A model with hundreds
 // of small tensors (MediaPipe's TFLite files) came out of mln-compress larger than the
 // file itself. A bundle holds consecutive small frames, encoded as a bare stream (frames
-// only, see stream::Writer), compressed as one zstd payload; stream::Reader expands it,
-// so every consumer sees the original frames with their own headers and checksums.
-// Frames arrive already encoded (a small tensor coded on its own still beat the same bytes
-// raw in a shared zstd context, measured on MediaPipe's TFLite files); the bundle's zstd
-// mostly takes the headers, padding and graph bytes.
+// only, see stream::Writer), stored with codec 5 (below; or as one zstd frame, codec 1,
+// when that is smaller); stream::Reader expands it, so every consumer sees the original
+// frames with their own headers and checksums. Frames arrive already encoded (a small
+// tensor coded on its own still beat the same bytes raw in a shared zstd context, measured
+// on MediaPipe's TFLite files); the bundle's zstd takes the headers and graph bytes.
 #pragma once
 
 #include <vector>
@@ -24,7 +24,8 @@ namespace mln::codecs {
 /// Coding the whole body in one zstd frame, as codec 1 does, spent most of its time on
 /// those coded bytes, which it cannot shrink (bundles were a fifth of compressing a MediaPipe
 /// pose model in GGUF), and they broke up the runs of headers it matches against each other.
-/// `coded[i]` says whether frame i's payload is coded. Decoding gives back the body exactly.
+/// `coded[i]` says whether frame i's payload goes after the zstd part (BundleSink: coded by
+/// its own codec and over 4 KiB). Decoding gives back the body exactly.
 Result<AlignedBuffer> EncodeBundleBody(std::span<const uint8_t> body,
                                        const std::vector<bool>& coded, int level);
 Result<void> DecodeBundleBody(std::span<const uint8_t> stored, uint64_t decoded_size,

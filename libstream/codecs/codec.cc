@@ -26,9 +26,6 @@ namespace {
 using stream::Codec;
 using stream::Dtype;
 
-// A decoded payload never exceeds what a reader accepts for a stored one; a hostile header
-// cannot make us allocate more.
-constexpr uint64_t kMaxDecoded = 256ull << 20;
 // Payloads above this get a trial on a sample before the codec is chosen; smaller ones are
 // coded whole by every candidate. Patch ops (a patch is compressed once and sent many
 // times) keep whole trials up to kPatchTrialThreshold and larger samples above it.
@@ -317,7 +314,7 @@ bool Encode(Codec codec, std::span<const uint8_t> in, const PayloadShape& shape,
 
 Result<void> DecodePayload(uint8_t codec, std::span<const uint8_t> stored, uint64_t decoded_size,
                            AlignedBuffer& out) {
-  if (decoded_size > kMaxDecoded) {
+  if (decoded_size > internal::kMaxDecoded) {
     return Fail(Errc::kBadData, "decoded size " + std::to_string(decoded_size) +
                                     " exceeds the 256 MiB frame limit");
   }

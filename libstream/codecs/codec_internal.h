@@ -10,6 +10,10 @@
 
 namespace mln::codecs::internal {
 
+/// A decoded payload never exceeds what a reader accepts for a stored one; a hostile header
+/// cannot make a decoder allocate more.
+inline constexpr uint64_t kMaxDecoded = 256ull << 20;
+
 /// zstd-compresses `in` into `dst` (capacity `cap`) with this thread's context; nullopt
 /// when the result would not be smaller than `cap`.
 std::optional<size_t> ZstdCompressInto(std::span<const uint8_t> in, int level, uint8_t* dst,
