@@ -43,6 +43,17 @@ struct BodyFrame {
   size_t payload_len;
 };
 
+// The header and payload lengths the frame prefix at `prefix` declares (its layout:
+// stream::Writer::FrameHead); `head` counts the prefix too.
+struct PrefixLengths {
+  uint64_t head;
+  uint64_t payload;
+};
+PrefixLengths ReadPrefix(const uint8_t* prefix) {
+  return {stream::internal::kFramePrefixSize + uint64_t{LoadLE<uint32_t>(prefix + 4)},
+          LoadLE<uint64_t>(prefix + 8)};
+}
+
 // The frames of a body this process just wrote: trusted, but checked as it is walked.
 Result<std::vector<BodyFrame>> WalkBody(std::span<const uint8_t> body) {
   std::vector<BodyFrame> frames;
@@ -51,10 +62,11 @@ Result<std::vector<BodyFrame>> WalkBody(std::span<const uint8_t> body) {
     if (body.size() - at < stream::internal::kFramePrefixSize) {
       return Fail(Errc::kInternal, "bundle body: truncated frame prefix");
     }
+    const PrefixLengths lengths = ReadPrefix(body.data() + at);
     BodyFrame f;
     f.head = at;
-    f.head_len = stream::internal::kFramePrefixSize + LoadLE<uint32_t>(body.data() + at + 4);
-    f.payload_len = LoadLE<uint64_t>(body.data() + at + 8);
+    f.head_len = lengths.head;
+    f.payload_len = lengths.payload;
     if (f.head_len > body.size() - at) return Fail(Errc::kInternal, "bundle body: bad header");
     at += f.head_len;
     if (f.payload_len != 0) at += PadTo(at, kPayloadAlignment);
@@ -82,7 +94,7 @@ Result<AlignedBuffer> EncodeBundleBody(std::span<const uint8_t> body,
   }
   AlignedBuffer packed, tail;
   packed.Resize(body.size() + frames.size());
-  size_t pp = frames.size(), tp = 0;
+  size_t pp = frames.size();
   for (size_t i = 0; i < frames.size(); ++i) {
     const BodyFrame& f = frames[i];
     const bool in_tail = coded[i] && f.payload_len != 0;
@@ -92,13 +104,13 @@ Result<AlignedBuffer> EncodeBundleBody(std::span<const uint8_t> body,
     if (f.payload_len == 0) continue;
     if (in_tail) {
       tail.Append(body.data() + f.payload, f.payload_len);
-      tp += f.payload_len;
     } else {
       std::memcpy(packed.data() + pp, body.data() + f.payload, f.payload_len);
       pp += f.payload_len;
     }
   }
   packed.Resize(pp);
+  const size_t tp = tail.size();
   AlignedBuffer out;
   out.Resize(kBundleHead + pp + tp);
   uint8_t* head = out.data();
@@ -160,9 +172,7 @@ Result<void> DecodeBundleBody(std::span<const uint8_t> stored, uint64_t decoded_
     if (packed.size() - pp < stream::internal::kFramePrefixSize) {
       return Fail(BadBundle("truncated frame prefix"));
     }
-    const uint64_t head_len =
-        stream::internal::kFramePrefixSize + uint64_t{LoadLE<uint32_t>(packed.data() + pp + 4)};
-    const uint64_t payload_len = LoadLE<uint64_t>(packed.data() + pp + 8);
+    const auto [head_len, payload_len] = ReadPrefix(packed.data() + pp);
     if (head_len > packed.size() - pp || head_len > decoded_size - op) {
       return Fail(BadBundle("frame header past the end"));
     }
@@ -254,8 +264,8 @@ Result<void> BundleSink::Flush() {
   // At least level 9: the part zstd codes is small (headers, graph bytes, small tensors) and
   // repays it. Level 6 against 3 saved 0.1-0.6% of whole MediaPipe models; 9 saves 0.02%
   // more in the same time; 19 another 0.05%, at twice the time of a whole TFLite model.
-  MLN_TRY(AlignedBuffer encoded,
-          EncodeBundleBody(bundle.payload.span(), coded, std::max(level_, 9)));
+  const int level = std::max(level_, 9);
+  MLN_TRY(AlignedBuffer encoded, EncodeBundleBody(bundle.payload.span(), coded, level));
   stream::Codec codec = stream::Codec::kBundle;
   // A small body (a patch of a metadata edit) also tries one zstd frame for it all (codec
   // 1), which spends 18 bytes less on its head and costs little at that size.
@@ -263,8 +273,8 @@ Result<void> BundleSink::Flush() {
   if (body.size() <= kSmallBody) {
     AlignedBuffer whole;
     whole.Resize(encoded.size());
-    if (auto n = internal::ZstdCompressInto(bundle.payload.span(), std::max(level_, 9),
-                                            whole.data(), whole.size())) {
+    if (auto n = internal::ZstdCompressInto(bundle.payload.span(), level, whole.data(),
+                                            whole.size())) {
       whole.Resize(*n);
       encoded = std::move(whole);
       codec = stream::Codec::kZstd;
