@@ -25,6 +25,17 @@ expect_err() {
   [ "$(wc -l <"$T/err")" -le 1 ] || fail "diagnostic is more than one line: $ERR"
 }
 
+# damage FILE OFFSET [MASK]: XORs the byte at OFFSET with MASK (default 0xff: all its bits),
+# so the file surely changes; writing a fixed byte leaves it as it was when the byte
+# already had that value.
+damage() {
+  local byte
+  byte=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+  [ -n "$byte" ] || fail "damage: $1 has no byte at $2 (test setup)"
+  printf "\\$(printf '%03o' $((byte ^ ${3:-0xff})))" |
+    dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
 gguf_fixtures() { ls "${MLN_GGUF_FIXTURES:?}"/*.gguf; }
 
 # interrupt_midway SIG DIR TEMP_RE FILE COUNT CMD...: runs CMD, which must read the FIFO

@@ -44,7 +44,7 @@ expect_exit 64 mln-compress -l 40 "$T/s" -o "$T/x"
 # A damaged compressed payload is refused, naming the frame; nothing is written.
 size=$(stat -c %s "$T/auto")
 cp "$T/auto" "$T/bad"
-printf '\x55' | dd of="$T/bad" bs=1 seek=$((size / 2)) conv=notrunc status=none
+damage "$T/bad" $((size / 2))
 expect_exit 65 mln-compress -d "$T/bad" -o "$T/restored"; expect_err "frame [0-9]+"
 [ ! -e "$T/restored" ] || fail "failed -d left output behind"
 expect_exit 65 mln-emit "$T/bad" -o "$T/restored"

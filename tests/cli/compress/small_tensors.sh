@@ -39,7 +39,7 @@ mln-emit "$T/s2" | cmp - "${models[1]}" || fail "emit of the signed bundled stre
 mln-compress "${models[0]}" -o "$T/d.mlnz"
 size=$(stat -c %s "$T/d.mlnz")
 cp "$T/d.mlnz" "$T/bad"
-printf '\x55' | dd of="$T/bad" bs=1 seek=$((size / 3)) conv=notrunc status=none
+damage "$T/bad" $((size / 3))
 expect_exit 65 mln-compress -d "$T/bad" -o "$T/restored"; expect_err "frame [0-9]+"
 [ ! -e "$T/restored" ] || fail "failed -d left output behind"
 echo ok

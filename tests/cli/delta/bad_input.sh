@@ -33,7 +33,7 @@ untouched "wrong base"
 
 # The right size but changed since the diff: the first range that differs is named.
 cp "$T/v1.gguf" "$T/changed.gguf"
-printf '\x55' | dd of="$T/changed.gguf" bs=1 seek=5000 conv=notrunc status=none
+damage "$T/changed.gguf" 5000
 expect_exit 65 mln-apply "$T/changed.gguf" "$T/p" -o "$T/result"
 expect_err "changed.gguf: frame [0-9]+ '[^']+': bytes \[[0-9]+, \+[0-9]+\) differ from the base this patch was made from"
 untouched "changed base"
@@ -53,8 +53,7 @@ for cut in 0 100 1000 $((size / 2)) $((size - 1)); do
 done
 for pos in 20 70 200 1000 5000 $((size / 3)) $((size / 2)) $((size - 40)); do
   cp "$T/p" "$T/flip"
-  byte=$(od -An -tu1 -j "$pos" -N1 "$T/flip" | tr -d ' ')
-  printf "$(printf '\\%03o' $((byte ^ 16)))" | dd of="$T/flip" bs=1 seek="$pos" conv=notrunc status=none
+  damage "$T/flip" "$pos" 16
   code=0
   mln-apply "$T/v1.gguf" "$T/flip" -o "$T/result" 2>"$T/err" || code=$?
   [ "$code" -eq 65 ] || fail "bit flip at $pos: exit $code, expected 65: $(cat "$T/err")"

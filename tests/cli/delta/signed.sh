@@ -44,7 +44,7 @@ cmp "$T/model.gguf" "$T/v3.gguf" || fail "in-place signed apply differs"
 grep -q '"m": 3' "$st" || fail "state does not record version 3"
 # A tampered signed patch fails before anything is written, and the state stays.
 cp "$T/p23" "$T/bad"
-printf 'X' | dd of="$T/bad" bs=1 seek=3000 conv=notrunc status=none
+damage "$T/bad" 3000
 expect_exit 65 mln-apply --pubkey "$T/pub.pem" --state "$st" --allow-downgrade "$T/v2.gguf" "$T/bad" -o "$T/x"
 grep -q '"m": 3' "$st" || fail "a failed apply changed the state"
 expect_exit 64 mln-apply --state "$st" "$T/v1.gguf" "$T/p12" -o "$T/x"

@@ -12,8 +12,7 @@ expect_exit 65 mln-emit "$T/notrailer" -o "$T/o"
 # A flipped bit in a tensor payload, in a frame header, in the trailer.
 for at in $((size / 3)) 60 $((size - 5)); do
   cp "$T/s" "$T/flip"
-  b=$(od -An -tu1 -j "$at" -N1 "$T/flip" | tr -d ' ')
-  printf "$(printf '\\%03o' $((b ^ 4)))" | dd of="$T/flip" bs=1 seek="$at" conv=notrunc status=none
+  damage "$T/flip" "$at" 4
   expect_exit 65 mln-emit "$T/flip" -o "$T/o"; expect_err "mismatch|bad|invalid|truncated|padding"
 done
 # Frame length past the end of input.

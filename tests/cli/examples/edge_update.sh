@@ -38,7 +38,7 @@ grep -q '"m": 2' "$dev/state.json" || fail "state not recorded"
 release 3 2
 cp "$T/pub/m-2-3.mlnp" "$T/good.mlnp"
 size=$(stat -c %s "$T/pub/m-2-3.mlnp")
-printf '\x55' | dd of="$T/pub/m-2-3.mlnp" bs=1 seek=$((size / 2)) conv=notrunc status=none
+damage "$T/pub/m-2-3.mlnp" $((size / 2))
 rc=$(run)
 [ "$rc" != 0 ] || fail "a damaged patch was applied"
 logged "user.err -- refused m-2-3.mlnp"

@@ -38,6 +38,6 @@ expect_err "row length 32 is not a multiple of q4_K's block of 256"
 # A damaged stream is refused, naming the frame.
 mln-parse "$f" -o "$T/s"
 size=$(stat -c %s "$T/s")
-printf '\x55' | dd of="$T/s" bs=1 seek=$((size / 2)) conv=notrunc status=none
+damage "$T/s" $((size / 2))
 expect_exit 65 mln-quant -t q8_0 "$T/s" -o "$T/z"; expect_err "frame [0-9]+"
 echo ok

@@ -13,9 +13,7 @@ cmp "$T/copy" "$T/s" || fail "-o copy differs"
 size=$(stat -c %s "$T/s")
 # A flipped bit in a payload: exit 65, frame named, no output file.
 cp "$T/s" "$T/flip"
-at=$((size / 2))
-b=$(od -An -tu1 -j "$at" -N1 "$T/flip" | tr -d ' ')
-printf "$(printf '\\%03o' $((b ^ 1)))" | dd of="$T/flip" bs=1 seek="$at" conv=notrunc status=none
+damage "$T/flip" $((size / 2)) 1
 expect_exit 65 mln-verify "$T/flip" -o "$T/bad"; expect_err "frame [0-9]+ '.*': checksum mismatch"
 [ ! -e "$T/bad" ] || fail "failed verify left -o output"
 # Truncated: no trailer.

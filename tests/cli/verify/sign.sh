@@ -27,7 +27,7 @@ expect_exit 1 mln-verify --pubkey "$T/a.pub" --check "$T/s"; expect_err "carries
 # Tampering with the signed stream: payload, then the manifest (caught by checksums: 65).
 size=$(stat -c %s "$T/v3")
 cp "$T/v3" "$T/t"
-printf 'X' | dd of="$T/t" bs=1 seek=$((size / 2)) conv=notrunc status=none
+damage "$T/t" $((size / 2))
 expect_exit 65 mln-verify --pubkey "$T/a.pub" --check "$T/t"; expect_err "frame [0-9]+"
 # Truncated inside the signature frame.
 head -c $((size - 150)) "$T/v3" > "$T/cut"
