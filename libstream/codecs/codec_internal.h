@@ -25,6 +25,11 @@ Result<void> ZstdDecompress(std::span<const uint8_t> in, uint8_t* out, size_t ou
 double SampledEntropy(std::span<const uint8_t> plane);
 /// At or above this a plane is stored as it is rather than spending a zstd pass on it.
 inline constexpr double kIncompressibleBits = 7.9;
+/// From this level on a coded group is kept for any gain; below it, only when it saves at
+/// least 1/32 of its bytes (MinGain), since decoding it is slower than copying it.
+inline constexpr int kKeepEveryGainLevel = 10;
+/// Bytes a coded group of `size` must save at `level` to be kept coded.
+size_t MinGain(size_t size, int level);
 /// A per-thread scratch buffer of `bytes`, reused across chunks (no page faults per chunk).
 AlignedBuffer& PlaneScratch(size_t bytes);
 
@@ -32,9 +37,9 @@ AlignedBuffer& PlaneScratch(size_t bytes);
 inline constexpr uint8_t kGroupRaw = 0, kGroupZstd = 1;
 
 /// Appends `group` to `out` (sized to `limit`) at `pos`: zstd-coded at `level`, or as it
-/// is when it looks random or would not shrink. Writes the method byte to `method` and the
-/// stored length (u64 LE) to `stored_length`, and advances `pos`; false when the group
-/// would pass `limit` (the whole payload would not be smaller than its input).
+/// is when it looks random or would not save MinGain. Writes the method byte to `method`
+/// and the stored length (u64 LE) to `stored_length`, and advances `pos`; false when the
+/// group would pass `limit` (the whole payload would not be smaller than its input).
 bool PackGroup(std::span<const uint8_t> group, int level, AlignedBuffer& out, size_t& pos,
                size_t limit, uint8_t* method, uint8_t* stored_length);
 
