@@ -19,6 +19,7 @@ struct CompressArgs {
   mln::cli::CommonArgs common;
   std::string input;
   bool decompress = false;
+  bool to_stdout = false;
   int level = 0;  // 0: each codec's own default
   std::string codec;
 };
@@ -27,8 +28,10 @@ bool EndsWith(const std::string& s, const std::string& tail) {
   return s.size() > tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
-// zstd's habit: `mln-compress m.gguf` writes m.gguf.mlnz; `-d m.gguf.mlnz` writes m.gguf.
+// zstd's habit: `mln-compress m.gguf` writes m.gguf.mlnz; `-d m.gguf.mlnz` writes m.gguf;
+// -c writes to stdout instead.
 mln::Result<std::string> DefaultOutput(const CompressArgs& a) {
+  if (a.to_stdout) return std::string("-");
   if (!a.common.output.empty() || mln::cli::IsStdio(a.input)) return a.common.output;
   std::string out;
   if (!a.decompress) {
@@ -53,12 +56,17 @@ int Main(int argc, char** argv) {
   app.add_option("input", args.input, "Stream or model file; '-' or none reads stdin");
   app.add_flag("-d,--decompress", args.decompress,
                "Decompress; from a FILE.mlnz, write the model file itself");
+  CLI::Option* to_stdout = app.add_flag(
+      "-c,--stdout", args.to_stdout,
+      "Write to stdout rather than FILE.mlnz or the model file (zstd's -c; with -d on a "
+      "FILE.mlnz, the model file's bytes)");
   app.add_option("-l,--level", args.level,
                  "zstd level of the entropy stage (default: 1 for byte planes and fields, 3 for "
                  "zstd, 9 for bundles; from 10, gains under 1/32 are coded too)")
       ->check(CLI::Range(1, 19));
   app.add_option("--codec", args.codec, "Force a codec: raw, zstd, byteplane, fields, palette (default: chosen per frame)");
   mln::cli::AddCommonOptions(app, args.common);
+  if (CLI::Option* output = app.get_option_no_throw("--output")) to_stdout->excludes(output);
   if (auto code = mln::cli::ParseArgs(app, argc, argv)) return *code;
 
   mln::codecs::EncodeOptions encode;
