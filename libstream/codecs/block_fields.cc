@@ -76,7 +76,7 @@ std::optional<std::vector<uint16_t>> BlockFieldLayout(uint32_t dtype) {
 }
 
 bool EncodeBlockFields(std::span<const uint8_t> in, const std::vector<uint16_t>& layout,
-                       int level, AlignedBuffer& out) {
+                       const internal::GroupCoding& coding, AlignedBuffer& out) {
   size_t block = 0;
   for (uint16_t len : layout) block += len;
   if (layout.empty() || layout.size() > kMaxFields || block == 0 || block > UINT16_MAX) return false;
@@ -99,7 +99,7 @@ bool EncodeBlockFields(std::span<const uint8_t> in, const std::vector<uint16_t>&
     off += len;
     uint8_t* entry = head + kFieldsHead + f * kFieldEntry;
     StoreLE<uint16_t>(entry, static_cast<uint16_t>(len));
-    if (!internal::PackGroup(group.span(), level, out, pos, limit, entry + 2, entry + 3)) return false;
+    if (!internal::PackGroup(group.span(), coding, out, pos, limit, entry + 2, entry + 3)) return false;
   }
   return internal::FinishWithTail(in.subspan(n * block), out, pos, limit);
 }

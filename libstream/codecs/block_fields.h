@@ -15,6 +15,7 @@
 
 #include "libstream/base/aligned_buffer.h"
 #include "libstream/base/status.h"
+#include "libstream/codecs/codec_internal.h"
 
 namespace mln::codecs {
 
@@ -25,7 +26,7 @@ std::optional<std::vector<uint16_t>> BlockFieldLayout(uint32_t dtype);
 /// Writes the fields encoding of `in` (blocks of `layout`) to `out`; false when it would
 /// not be smaller than `in`.
 bool EncodeBlockFields(std::span<const uint8_t> in, const std::vector<uint16_t>& layout,
-                       int level, AlignedBuffer& out);
+                       const internal::GroupCoding& coding, AlignedBuffer& out);
 
 /// Decodes a fields payload to exactly `decoded_size` bytes.
 Result<void> DecodeBlockFields(std::span<const uint8_t> in, uint64_t decoded_size,

@@ -128,15 +128,22 @@ AlignedBuffer& PlaneScratch(size_t bytes) {
 // llama34m.Q4_K_M -d take 29 ms against zstd -d's 24, and stored raw it takes 21 ms while
 // the file stays smaller than zstd -3's (97.6% of the model against 98.1%). zstd itself
 // stores literals raw when they save less than 1/64 (1/256 at its strongest levels); here
-// the fast levels ask a little more and the strong ones take every byte.
-size_t MinGain(size_t size, int level) { return level < kKeepEveryGainLevel ? size / 32 : 0; }
+// the fast levels ask a little more, and the strong ones and patch ops (compressed once,
+// sent many times) take every byte.
+GroupCoding CodingFor(int level, bool patch_op) {
+  return {level, patch_op || level >= kKeepEveryGainLevel};
+}
 
-bool PackGroup(std::span<const uint8_t> group, int level, AlignedBuffer& out, size_t& pos,
-               size_t limit, uint8_t* method, uint8_t* stored_length) {
+size_t MinGain(size_t size, const GroupCoding& coding) {
+  return coding.keep_every_gain ? 0 : size / 32;
+}
+
+bool PackGroup(std::span<const uint8_t> group, const GroupCoding& coding, AlignedBuffer& out,
+               size_t& pos, size_t limit, uint8_t* method, uint8_t* stored_length) {
   std::optional<size_t> packed;
   if (pos < limit && SampledEntropy(group) < kIncompressibleBits) {
-    packed = ZstdCompressInto(group, level, out.data() + pos,
-                              std::min(group.size() - MinGain(group.size(), level), limit - pos));
+    packed = ZstdCompressInto(group, coding.level, out.data() + pos,
+                              std::min(group.size() - MinGain(group.size(), coding), limit - pos));
   }
   if (packed) {
     *method = kGroupZstd;
@@ -166,6 +173,7 @@ bool FinishWithTail(std::span<const uint8_t> tail, AlignedBuffer& out, size_t po
 namespace {
 
 using internal::FinishWithTail;
+using internal::GroupCoding;
 using internal::PackGroup;
 using internal::PlaneScratch;
 using internal::ZstdCompressInto;
@@ -211,7 +219,7 @@ PayloadShape ShapeOf(const stream::FrameHeader& h) {
 
 
 // Writes the byte-plane encoding of `in` to `out`; false when it would not be smaller.
-bool EncodeBytePlane(std::span<const uint8_t> in, PlaneSplit split, int level,
+bool EncodeBytePlane(std::span<const uint8_t> in, PlaneSplit split, const GroupCoding& coding,
                      AlignedBuffer& out) {
   const size_t width = split.width;
   const bool rotate = split.rotate;
@@ -241,7 +249,7 @@ bool EncodeBytePlane(std::span<const uint8_t> in, PlaneSplit split, int level,
   for (size_t b = 0; b < width; ++b) {
     std::span<const uint8_t> plane(ptrs[b], n);
     uint8_t* entry = head + kBytePlaneHead + b * kPlaneEntry;
-    if (!PackGroup(plane, level, out, pos, limit, entry, entry + 1)) return false;
+    if (!PackGroup(plane, coding, out, pos, limit, entry, entry + 1)) return false;
   }
   return FinishWithTail(in.subspan(n * width), out, pos, limit);
 }
@@ -291,7 +299,10 @@ Result<void> DecodeBytePlane(std::span<const uint8_t> in, uint64_t decoded_size,
 
 // Encodes `in` with `codec` into `out`; false when it would not shrink.
 bool Encode(Codec codec, std::span<const uint8_t> in, const PayloadShape& shape, int level,
-            AlignedBuffer& out) {
+            bool patch_op, AlignedBuffer& out) {
+  // Planes, fields and palette indices: level 1 by default (on quant groups it came out
+  // smaller than 3, and faster).
+  const GroupCoding groups = internal::CodingFor(level != 0 ? level : 1, patch_op);
   switch (codec) {
     case Codec::kRaw: return false;
     case Codec::kZstd: {
@@ -304,15 +315,14 @@ bool Encode(Codec codec, std::span<const uint8_t> in, const PayloadShape& shape,
     case Codec::kBytePlane: {
       PlaneSplit split = shape.planes;
       if (split.width == 0) split.width = 1;  // forced on other bytes: one plane, zstd with a head
-      return EncodeBytePlane(in, split, level != 0 ? level : 1, out);
+      return EncodeBytePlane(in, split, groups, out);
     }
     case Codec::kBlockFields: {
       auto layout = BlockFieldLayout(shape.dtype);
-      // Level 1 by default: on quant groups it came out smaller than 3, and faster.
-      return layout && EncodeBlockFields(in, *layout, level != 0 ? level : 1, out);
+      return layout && EncodeBlockFields(in, *layout, groups, out);
     }
     case Codec::kPalette:
-      return EncodePalette(in, shape.planes.width, level != 0 ? level : 1, out);
+      return EncodePalette(in, shape.planes.width, groups, out);
     case Codec::kBundle:
       return false;  // a bundle's body only, written by BundleSink
   }
@@ -392,7 +402,8 @@ Result<void> EncodeFrame(stream::Frame& frame, const EncodeOptions& options) {
     size_t best = SIZE_MAX;
     Codec pick = candidates.front();
     for (Codec c : candidates) {
-      size_t size = Encode(c, sample, shape, options.level, trial) ? trial.size() : sample.size();
+      const bool coded = Encode(c, sample, shape, options.level, patch_op, trial);
+      const size_t size = coded ? trial.size() : sample.size();
       if (size < best) {
         best = size;
         pick = c;
@@ -403,7 +414,7 @@ Result<void> EncodeFrame(stream::Frame& frame, const EncodeOptions& options) {
   AlignedBuffer best, attempt;
   Codec best_codec = Codec::kRaw;
   for (Codec c : candidates) {
-    if (Encode(c, in, shape, options.level, attempt) &&
+    if (Encode(c, in, shape, options.level, patch_op, attempt) &&
         (best_codec == Codec::kRaw || attempt.size() < best.size())) {
       std::swap(best, attempt);
       best_codec = c;
@@ -417,7 +428,8 @@ Result<void> EncodeFrame(stream::Frame& frame, const EncodeOptions& options) {
   if (!options.force && best_codec == Codec::kBlockFields &&
       (in.size() <= kSmallQuantPayload || best.size() < in.size() / 4 ||
        (patch_op && in.size() <= kPatchTrialThreshold)) &&
-      Encode(Codec::kZstd, in, shape, options.level, attempt) && attempt.size() < best.size()) {
+      Encode(Codec::kZstd, in, shape, options.level, patch_op, attempt) &&
+      attempt.size() < best.size()) {
     std::swap(best, attempt);
     best_codec = Codec::kZstd;
   }

@@ -150,7 +150,8 @@ std::optional<std::vector<uint32_t>> FindPalette(std::span<const uint8_t> in, si
   return set.Values();
 }
 
-bool EncodePalette(std::span<const uint8_t> in, size_t width, int level, AlignedBuffer& out) {
+bool EncodePalette(std::span<const uint8_t> in, size_t width, const internal::GroupCoding& coding,
+                   AlignedBuffer& out) {
   auto values = FindPalette(in, width);
   if (!values) return false;
   const size_t n = in.size() / width, tail = in.size() - n * width;
@@ -179,7 +180,7 @@ bool EncodePalette(std::span<const uint8_t> in, size_t width, int level, Aligned
   PackIndices(in.data(), n, width, *values, bits, packed.data());
   uint8_t* entry = value_table + values->size() * width;
   size_t pos = table;
-  if (!internal::PackGroup(packed.span(), level, out, pos, limit, entry, entry + 1)) return false;
+  if (!internal::PackGroup(packed.span(), coding, out, pos, limit, entry, entry + 1)) return false;
   return internal::FinishWithTail(in.subspan(n * width), out, pos, limit);
 }
 

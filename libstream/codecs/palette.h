@@ -17,6 +17,7 @@
 
 #include "libstream/base/aligned_buffer.h"
 #include "libstream/base/status.h"
+#include "libstream/codecs/codec_internal.h"
 
 namespace mln::codecs {
 
@@ -29,9 +30,10 @@ inline constexpr size_t kMaxPaletteValues = 256;
 /// it costs little on ordinary weights.
 std::optional<std::vector<uint32_t>> FindPalette(std::span<const uint8_t> in, size_t width);
 
-/// Writes the palette encoding of `in` to `out` with the entropy stage at `level`; false
-/// when `in` has too many distinct values or the result would not be smaller.
-bool EncodePalette(std::span<const uint8_t> in, size_t width, int level, AlignedBuffer& out);
+/// Writes the palette encoding of `in` to `out` with its indices coded as `coding` says;
+/// false when `in` has too many distinct values or the result would not be smaller.
+bool EncodePalette(std::span<const uint8_t> in, size_t width, const internal::GroupCoding& coding,
+                   AlignedBuffer& out);
 
 /// Decodes a palette payload to exactly `decoded_size` bytes; an index outside the table,
 /// a bad head or a group of the wrong size is an error.

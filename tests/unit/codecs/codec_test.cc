@@ -161,7 +161,8 @@ TEST(CodecTest, SmallGainsStayRawAtFastLevels) {
     out.Resize(group.size());
     size_t pos = 0;
     uint8_t method = 0xFF, stored[8];
-    ASSERT_TRUE(internal::PackGroup(group, level, out, pos, group.size(), &method, stored));
+    ASSERT_TRUE(internal::PackGroup(group, internal::CodingFor(level, /*patch_op=*/false), out,
+                                    pos, group.size(), &method, stored));
     if (level < internal::kKeepEveryGainLevel) {
       EXPECT_EQ(method, internal::kGroupRaw) << level;
       EXPECT_EQ(pos, group.size()) << level;
@@ -239,6 +240,12 @@ TEST(CodecTest, QuantBlocksRegroupSmallerThanPlainZstd) {
       EXPECT_EQ(strong.header.codec, static_cast<uint8_t>(Codec::kBlockFields));
       EXPECT_LT(strong.payload.size(), strong_zstd.payload.size());
       EXPECT_LT(strong.payload.size(), auto_frame.payload.size());  // the nibbles now coded
+      // A patch op of the same bytes keeps every gain at the default level too.
+      stream::Frame op = FrameOf(raw, dtype);
+      op.header.kind = static_cast<uint16_t>(stream::FrameKind::kDelta);
+      ASSERT_OK(EncodeFrame(op, {}));
+      EXPECT_EQ(op.header.codec, static_cast<uint8_t>(Codec::kBlockFields));
+      EXPECT_LT(op.payload.size(), auto_frame.payload.size());
     } else {
       EXPECT_LT(auto_frame.payload.size(), zstd_frame.payload.size()) << static_cast<int>(t);
     }
