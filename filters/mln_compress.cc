@@ -2,6 +2,8 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "libstream/cli/exit.h"
 #include "libstream/cli/io.h"
@@ -17,7 +19,7 @@ constexpr const char* kSuffix = ".mlnz";
 
 struct CompressArgs {
   mln::cli::CommonArgs common;
-  std::string input;
+  std::vector<std::string> inputs;
   bool decompress = false;
   bool to_stdout = false;
   int level = 0;  // 0: each codec's own default
@@ -30,17 +32,17 @@ bool EndsWith(const std::string& s, const std::string& tail) {
 
 // zstd's habit: `mln-compress m.gguf` writes m.gguf.mlnz; `-d m.gguf.mlnz` writes m.gguf;
 // -c writes to stdout instead.
-mln::Result<std::string> DefaultOutput(const CompressArgs& a) {
+mln::Result<std::string> DefaultOutput(const CompressArgs& a, const std::string& input) {
   if (a.to_stdout) return std::string("-");
-  if (!a.common.output.empty() || mln::cli::IsStdio(a.input)) return a.common.output;
+  if (!a.common.output.empty() || mln::cli::IsStdio(input)) return a.common.output;
   std::string out;
   if (!a.decompress) {
-    out = a.input + kSuffix;
-  } else if (EndsWith(a.input, kSuffix)) {
-    out = a.input.substr(0, a.input.size() - 5);
+    out = input + kSuffix;
+  } else if (EndsWith(input, kSuffix)) {
+    out = input.substr(0, input.size() - 5);
   } else {
     return mln::Fail(mln::Error{mln::Errc::kUsage, "unknown suffix (expected .mlnz); use -o FILE",
-                                a.input});
+                                input});
   }
   struct stat st;
   if (!a.common.force && ::stat(out.c_str(), &st) == 0) {
@@ -49,11 +51,44 @@ mln::Result<std::string> DefaultOutput(const CompressArgs& a) {
   return out;
 }
 
+// Compresses (or with -d decompresses) one input to its output; returns its exit status,
+// having reported a failure on stderr.
+int CompressOne(const CompressArgs& args, const std::string& input,
+                const mln::codecs::EncodeOptions& encode) {
+  auto output = DefaultOutput(args, input);
+  if (!output) return mln::cli::ReportAndExitCode(kProg, mln::Fail(output.error()));
+  auto in = mln::cli::OpenInput(input);
+  if (!in) return mln::cli::ReportAndExitCode(kProg, mln::Fail(in.error()));
+  auto out = mln::cli::Output::Open(*output, args.common.force);
+  if (!out) return mln::cli::ReportAndExitCode(kProg, mln::Fail(out.error()));
+
+  bool emit_model = args.decompress && EndsWith(input, kSuffix);
+  mln::cli::Progress progress(kProg, args.common);
+  auto stats = args.decompress ? mln::codecs::DecompressStream(**in, (*out)->sink(), emit_model,
+                                                               progress.observer())
+                               : mln::codecs::CompressStream(**in, (*out)->sink(), encode,
+                                                             progress.observer());
+  progress.Finish();
+  mln::Result<void> done = stats ? (*out)->Commit() : mln::Fail(stats.error());
+  if (done && args.common.verbose && !args.common.quiet) {
+    const auto& s = *stats;
+    double ratio = s.raw_bytes ? 100.0 * s.stored_bytes / s.raw_bytes : 100.0;
+    std::fprintf(stderr, "%s: %s: %llu -> %llu bytes (%.2f%%), payloads %.2f%%, %.0f MB/s\n", kProg,
+                 (*in)->name().c_str(), static_cast<unsigned long long>(s.in_bytes),
+                 static_cast<unsigned long long>(s.out_bytes),
+                 s.in_bytes ? 100.0 * s.out_bytes / s.in_bytes : 100.0, ratio,
+                 s.seconds > 0 ? s.raw_bytes / s.seconds / 1e6 : 0.0);
+  }
+  return mln::cli::ReportAndExitCode(kProg, done);
+}
+
 int Main(int argc, char** argv) {
   CompressArgs args;
   CLI::App app("Compress the payloads of an mln stream (or a model file) losslessly, per frame; "
                "-d restores them.", kProg);
-  app.add_option("input", args.input, "Stream or model file; '-' or none reads stdin");
+  app.add_option("input", args.inputs,
+                 "Streams or model files, each to its own output as zstd does; '-' or none "
+                 "reads stdin");
   app.add_flag("-d,--decompress", args.decompress,
                "Decompress; from a FILE.mlnz, write the model file itself");
   CLI::Option* to_stdout = app.add_flag(
@@ -78,32 +113,30 @@ int Main(int argc, char** argv) {
           kProg, mln::Fail(mln::Errc::kUsage, "unknown codec '" + args.codec + "'"));
     }
   }
-  auto output = DefaultOutput(args);
-  if (!output) return mln::cli::ReportAndExitCode(kProg, mln::Fail(output.error()));
-  auto threads = mln::cli::LimitThreads(args.common.threads);
-  auto in = mln::cli::OpenInput(args.input);
-  if (!in) return mln::cli::ReportAndExitCode(kProg, mln::Fail(in.error()));
-  auto out = mln::cli::Output::Open(*output, args.common.force);
-  if (!out) return mln::cli::ReportAndExitCode(kProg, mln::Fail(out.error()));
-
-  bool emit_model = args.decompress && EndsWith(args.input, kSuffix);
-  mln::cli::Progress progress(kProg, args.common);
-  auto stats = args.decompress ? mln::codecs::DecompressStream(**in, (*out)->sink(), emit_model,
-                                                               progress.observer())
-                               : mln::codecs::CompressStream(**in, (*out)->sink(), encode,
-                                                             progress.observer());
-  progress.Finish();
-  mln::Result<void> done = stats ? (*out)->Commit() : mln::Fail(stats.error());
-  if (done && args.common.verbose && !args.common.quiet) {
-    const auto& s = *stats;
-    double ratio = s.raw_bytes ? 100.0 * s.stored_bytes / s.raw_bytes : 100.0;
-    std::fprintf(stderr, "%s: %s: %llu -> %llu bytes (%.2f%%), payloads %.2f%%, %.0f MB/s\n", kProg,
-                 (*in)->name().c_str(), static_cast<unsigned long long>(s.in_bytes),
-                 static_cast<unsigned long long>(s.out_bytes),
-                 s.in_bytes ? 100.0 * s.out_bytes / s.in_bytes : 100.0, ratio,
-                 s.seconds > 0 ? s.raw_bytes / s.seconds / 1e6 : 0.0);
+  const bool several = args.inputs.size() > 1;
+  if (args.inputs.empty()) args.inputs.push_back("-");
+  if (several) {
+    for (const std::string& input : args.inputs) {
+      if (mln::cli::IsStdio(input)) {
+        return mln::cli::ReportAndExitCode(
+            kProg, mln::Fail(mln::Errc::kUsage, "stdin ('-') cannot be one of several inputs"));
+      }
+    }
+    if (args.to_stdout || !args.common.output.empty()) {
+      return mln::cli::ReportAndExitCode(
+          kProg, mln::Fail(mln::Errc::kUsage,
+                           "several inputs go to a file each: -c and -o take one input"));
+    }
   }
-  return mln::cli::ReportAndExitCode(kProg, done);
+  auto threads = mln::cli::LimitThreads(args.common.threads);
+  // As zstd does, a failed input is reported and the others still run; the exit status is
+  // the first failure's.
+  int status = 0;
+  for (const std::string& input : args.inputs) {
+    const int code = CompressOne(args, input, encode);
+    if (status == 0) status = code;
+  }
+  return status;
 }
 
 }  // namespace

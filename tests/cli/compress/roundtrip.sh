@@ -53,6 +53,20 @@ cmp "$T/out" "$f" || fail "-dc FILE.mlnz did not print the model"
 cmp "$T/c/m.gguf" "$f" || fail "-dc touched the existing model file"
 expect_exit 64 mln-compress -c "$T/c/m.gguf" -o "$T/x"
 grep -q "^mln-compress: --stdout excludes --output" <<<"$ERR" || fail "-c -o: $ERR"
+# Several inputs, as zstd takes them: each to its own file; one that fails is reported and
+# the others still go, the status being the failure's.
+mkdir "$T/many"
+cp "$f" "$T/many/a.gguf"
+cp "$f" "$T/many/b.gguf"
+expect_exit 66 mln-compress "$T/many/a.gguf" "$T/many/missing.gguf" "$T/many/b.gguf"
+expect_err "missing.gguf: cannot open"
+[ "$(ls "$T/many" | tr '\n' ' ')" = "a.gguf a.gguf.mlnz b.gguf b.gguf.mlnz " ] ||
+  fail "several inputs: $(ls "$T/many")"
+rm "$T/many/a.gguf" "$T/many/b.gguf"
+expect_exit 0 mln-compress -d "$T/many/a.gguf.mlnz" "$T/many/b.gguf.mlnz"
+cmp "$T/many/a.gguf" "$f" && cmp "$T/many/b.gguf" "$f" || fail "several -d inputs not restored"
+expect_exit 64 mln-compress -c "$T/many/a.gguf" "$T/many/b.gguf"
+expect_exit 64 mln-compress "$T/many/a.gguf" - -f
 expect_exit 64 mln-compress --codec lzma "$T/s" -o "$T/x"
 expect_exit 64 mln-compress -l 40 "$T/s" -o "$T/x"
 # A damaged compressed payload is refused, naming the frame; nothing is written.
