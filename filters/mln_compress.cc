@@ -22,6 +22,7 @@ struct CompressArgs {
   std::vector<std::string> inputs;
   bool decompress = false;
   bool to_stdout = false;
+  bool test = false;
   int level = 0;  // 0: each codec's own default
   std::string codec;
 };
@@ -51,10 +52,28 @@ mln::Result<std::string> DefaultOutput(const CompressArgs& a, const std::string&
   return out;
 }
 
+// zstd's -t: decodes one input as -d does, checking every payload, and writes nothing.
+int TestOne(const CompressArgs& args, const std::string& input) {
+  auto in = mln::cli::OpenInput(input);
+  if (!in) return mln::cli::ReportAndExitCode(kProg, mln::Fail(in.error()));
+  auto discard = mln::MakeDiscardSink("(test)");
+  mln::cli::Progress progress(kProg, args.common);
+  auto stats = mln::codecs::DecompressStream(**in, *discard, /*emit_model=*/false,
+                                             progress.observer());
+  progress.Finish();
+  if (stats && args.common.verbose && !args.common.quiet) {
+    std::fprintf(stderr, "%s: %s: OK, %llu frames, %llu payload bytes\n", kProg,
+                 (*in)->name().c_str(), static_cast<unsigned long long>(stats->frames),
+                 static_cast<unsigned long long>(stats->raw_bytes));
+  }
+  return mln::cli::ReportAndExitCode(kProg, stats ? mln::Result<void>{} : mln::Fail(stats.error()));
+}
+
 // Compresses (or with -d decompresses) one input to its output; returns its exit status,
 // having reported a failure on stderr.
 int CompressOne(const CompressArgs& args, const std::string& input,
                 const mln::codecs::EncodeOptions& encode) {
+  if (args.test) return TestOne(args, input);
   auto output = DefaultOutput(args, input);
   if (!output) return mln::cli::ReportAndExitCode(kProg, mln::Fail(output.error()));
   auto in = mln::cli::OpenInput(input);
@@ -95,13 +114,21 @@ int Main(int argc, char** argv) {
       "-c,--stdout", args.to_stdout,
       "Write to stdout rather than FILE.mlnz or the model file (zstd's -c; with -d on a "
       "FILE.mlnz, the model file's bytes)");
+  CLI::Option* test = app.add_flag(
+      "-t,--test", args.test,
+      "Check each input as -d would (every payload decoded, every checksum), writing nothing "
+      "(zstd's -t; mln-verify also checks the stream digest and signatures)");
+  test->excludes(to_stdout);
   app.add_option("-l,--level", args.level,
                  "zstd level of the entropy stage (default: 1 for byte planes and fields, 3 for "
                  "zstd, 9 for bundles; from 10, gains under 1/32 are coded too)")
       ->check(CLI::Range(1, 19));
   app.add_option("--codec", args.codec, "Force a codec: raw, zstd, byteplane, fields, palette (default: chosen per frame)");
   mln::cli::AddCommonOptions(app, args.common);
-  if (CLI::Option* output = app.get_option_no_throw("--output")) to_stdout->excludes(output);
+  if (CLI::Option* output = app.get_option_no_throw("--output")) {
+    to_stdout->excludes(output);
+    test->excludes(output);
+  }
   if (auto code = mln::cli::ParseArgs(app, argc, argv)) return *code;
 
   mln::codecs::EncodeOptions encode;

@@ -258,6 +258,14 @@ class MemorySink final : public ByteSink {
   std::vector<uint8_t>* out_;
 };
 
+class DiscardSink final : public ByteSink {
+ public:
+  explicit DiscardSink(std::string name) : ByteSink(std::move(name)) {}
+
+ protected:
+  Result<void> WriteRaw(const void*, size_t) override { return {}; }
+};
+
 }  // namespace
 
 // The read buffer: kReadBuffer, or the whole input when it is known to be smaller (zeroing
@@ -405,6 +413,10 @@ std::unique_ptr<ByteSink> MakeFileSink(int fd, std::string name) {
 }
 std::unique_ptr<ByteSink> MakeMemorySink(std::vector<uint8_t>* out, std::string name) {
   return std::make_unique<MemorySink>(out, std::move(name));
+}
+
+std::unique_ptr<ByteSink> MakeDiscardSink(std::string name) {
+  return std::make_unique<DiscardSink>(std::move(name));
 }
 
 std::string DirName(const std::string& path) {

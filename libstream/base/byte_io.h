@@ -118,5 +118,7 @@ std::unique_ptr<ByteSink> MakeFdSink(int fd, std::string name);
 std::unique_ptr<ByteSink> MakeFileSink(int fd, std::string name);
 /// Appends to a vector the caller keeps alive.
 std::unique_ptr<ByteSink> MakeMemorySink(std::vector<uint8_t>* out, std::string name);
+/// Counts what is written and keeps none of it (mln-compress -t).
+std::unique_ptr<ByteSink> MakeDiscardSink(std::string name);
 
 }  // namespace mln

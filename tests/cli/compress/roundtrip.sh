@@ -66,6 +66,14 @@ rm "$T/many/a.gguf" "$T/many/b.gguf"
 expect_exit 0 mln-compress -d "$T/many/a.gguf.mlnz" "$T/many/b.gguf.mlnz"
 cmp "$T/many/a.gguf" "$f" && cmp "$T/many/b.gguf" "$f" || fail "several -d inputs not restored"
 expect_exit 64 mln-compress -c "$T/many/a.gguf" "$T/many/b.gguf"
+# -t checks as -d does and writes nothing; a damaged input fails with its frame named.
+expect_exit 0 mln-compress -t "$T/many/a.gguf.mlnz" "$T/many/b.gguf.mlnz"
+[ ! -s "$T/out" ] || fail "-t wrote to stdout"
+cp "$T/many/b.gguf.mlnz" "$T/many/bad.mlnz"
+damage "$T/many/bad.mlnz" $(( $(stat -c %s "$T/many/bad.mlnz") / 2 ))
+expect_exit 65 mln-compress -t "$T/many/bad.mlnz"; expect_err "bad.mlnz: frame [0-9]+"
+[ "$(ls "$T/many" | wc -l)" = 5 ] || fail "-t created files: $(ls "$T/many")"
+expect_exit 64 mln-compress -t "$T/many/a.gguf.mlnz" -o "$T/x"
 expect_exit 64 mln-compress "$T/many/a.gguf" - -f
 expect_exit 64 mln-compress --codec lzma "$T/s" -o "$T/x"
 expect_exit 64 mln-compress -l 40 "$T/s" -o "$T/x"
