@@ -58,7 +58,8 @@ int TestOne(const CompressArgs& args, const std::string& input) {
   if (!in) return mln::cli::ReportAndExitCode(kProg, mln::Fail(in.error()));
   auto discard = mln::MakeDiscardSink("(test)");
   mln::cli::Progress progress(kProg, args.common);
-  auto stats = mln::codecs::DecompressStream(**in, *discard, /*emit_model=*/false,
+  // What -d would write: the model file from a FILE.mlnz (its layout rebuilt), else a stream.
+  auto stats = mln::codecs::DecompressStream(**in, *discard, EndsWith(input, kSuffix),
                                              progress.observer());
   progress.Finish();
   if (stats && args.common.verbose && !args.common.quiet) {
