@@ -1,7 +1,10 @@
 // mln-compress: lossless per-frame compression of mln streams (and model files).
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -23,6 +26,7 @@ struct CompressArgs {
   bool decompress = false;
   bool to_stdout = false;
   bool test = false;
+  bool remove_source = false;
   int level = 0;  // 0: each codec's own default
   std::string codec;
 };
@@ -52,6 +56,21 @@ mln::Result<std::string> DefaultOutput(const CompressArgs& a, const std::string&
   return out;
 }
 
+// --rm, once the output is committed (synced and renamed into place): removes the input,
+// unless it is the output itself.
+mln::Result<void> RemoveSource(const std::string& input, const std::string& output) {
+  struct stat in_st, out_st;
+  if (::stat(input.c_str(), &in_st) == 0 && ::stat(output.c_str(), &out_st) == 0 &&
+      in_st.st_dev == out_st.st_dev && in_st.st_ino == out_st.st_ino) {
+    return mln::Fail(mln::Error{mln::Errc::kUsage, "--rm: the output is the input; kept", input});
+  }
+  if (::unlink(input.c_str()) != 0) {
+    return mln::Fail(mln::Error{mln::Errc::kIo, std::string("--rm: cannot remove: ") +
+                                                    std::strerror(errno), input});
+  }
+  return {};
+}
+
 // zstd's -t: decodes one input as -d does, checking every payload, and writes nothing.
 int TestOne(const CompressArgs& args, const std::string& input) {
   auto in = mln::cli::OpenInput(input);
@@ -77,6 +96,10 @@ int CompressOne(const CompressArgs& args, const std::string& input,
   if (args.test) return TestOne(args, input);
   auto output = DefaultOutput(args, input);
   if (!output) return mln::cli::ReportAndExitCode(kProg, mln::Fail(output.error()));
+  if (args.remove_source && (mln::cli::IsStdio(input) || mln::cli::IsStdio(*output))) {
+    return mln::cli::ReportAndExitCode(
+        kProg, mln::Fail(mln::Errc::kUsage, "--rm needs an input file and an output file"));
+  }
   auto in = mln::cli::OpenInput(input);
   if (!in) return mln::cli::ReportAndExitCode(kProg, mln::Fail(in.error()));
   auto out = mln::cli::Output::Open(*output, args.common.force);
@@ -90,6 +113,7 @@ int CompressOne(const CompressArgs& args, const std::string& input,
                                                              progress.observer());
   progress.Finish();
   mln::Result<void> done = stats ? (*out)->Commit() : mln::Fail(stats.error());
+  if (done && args.remove_source) done = RemoveSource(input, *output);
   if (done && args.common.verbose && !args.common.quiet) {
     const auto& s = *stats;
     double ratio = s.raw_bytes ? 100.0 * s.stored_bytes / s.raw_bytes : 100.0;
@@ -120,6 +144,10 @@ int Main(int argc, char** argv) {
       "Check each input as -d would (every payload decoded, every checksum), writing nothing "
       "(zstd's -t; mln-verify also checks the stream digest and signatures)");
   test->excludes(to_stdout);
+  CLI::Option* remove_source = app.add_flag(
+      "--rm", args.remove_source,
+      "Remove each input file once its output is complete and synced (zstd's --rm)");
+  remove_source->excludes(to_stdout)->excludes(test);
   app.add_option("-l,--level", args.level,
                  "zstd level of the entropy stage (default: 1 for byte planes and fields, 3 for "
                  "zstd, 9 for bundles; from 10, gains under 1/32 are coded too)")

@@ -74,6 +74,18 @@ damage "$T/many/bad.mlnz" $(( $(stat -c %s "$T/many/bad.mlnz") / 2 ))
 expect_exit 65 mln-compress -t "$T/many/bad.mlnz"; expect_err "bad.mlnz: frame [0-9]+"
 [ "$(ls "$T/many" | wc -l)" = 5 ] || fail "-t created files: $(ls "$T/many")"
 expect_exit 64 mln-compress -t "$T/many/a.gguf.mlnz" -o "$T/x"
+# --rm removes each input once its output is in place, and only then.
+mkdir "$T/rm"
+cp "$f" "$T/rm/m.gguf"
+expect_exit 0 mln-compress --rm "$T/rm/m.gguf"
+[ "$(ls "$T/rm")" = m.gguf.mlnz ] || fail "--rm: $(ls "$T/rm")"
+expect_exit 0 mln-compress -d --rm "$T/rm/m.gguf.mlnz"
+[ "$(ls "$T/rm")" = m.gguf ] || fail "-d --rm: $(ls "$T/rm")"
+cmp "$T/rm/m.gguf" "$f" || fail "-d --rm did not restore the model"
+cp "$T/m.gguf.mlnz" "$T/rm/m.gguf.mlnz"
+expect_exit 73 mln-compress --rm "$T/rm/m.gguf"  # the output exists: nothing written
+[ -f "$T/rm/m.gguf" ] || fail "--rm removed an input whose output failed"
+expect_exit 64 mln-compress --rm -c "$T/rm/m.gguf"
 expect_exit 64 mln-compress "$T/many/a.gguf" - -f
 expect_exit 64 mln-compress --codec lzma "$T/s" -o "$T/x"
 expect_exit 64 mln-compress -l 40 "$T/s" -o "$T/x"
