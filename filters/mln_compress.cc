@@ -148,6 +148,9 @@ int Main(int argc, char** argv) {
       "--rm", args.remove_source,
       "Remove each input file once its output is complete and synced (zstd's --rm)");
   remove_source->excludes(to_stdout)->excludes(test);
+  bool keep = false;  // zstd's -k: inputs are kept unless --rm
+  app.add_flag("-k,--keep", keep, "Keep the input files (the default; zstd's -k)")
+      ->excludes(remove_source);
   app.add_option("-l,--level", args.level,
                  "zstd level of the entropy stage (default: 1 for byte planes and fields, 3 for "
                  "zstd, 9 for bundles; from 10, gains under 1/32 are coded too)")

@@ -4,6 +4,7 @@ complete -c mln-compress -s d -l decompress -d 'Decompress; from FILE.mlnz write
 complete -c mln-compress -s c -l stdout -d 'Write to stdout rather than FILE.mlnz or the model file'
 complete -c mln-compress -s t -l test -d 'Check each input as -d would, writing nothing'
 complete -c mln-compress -l rm -d 'Remove each input once its output is in place'
+complete -c mln-compress -s k -l keep -d 'Keep the input files (the default)'
 complete -c mln-compress -s l -l level -x -a '1 3 6 9 12 15 19' -d 'zstd level of the entropy stage'
 complete -c mln-compress -l codec -x -a 'raw zstd byteplane fields palette' -d 'Force a codec'
 complete -c mln-compress -s o -l output -r -F -d 'Write to FILE atomically instead of stdout'

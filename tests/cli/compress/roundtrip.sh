@@ -86,6 +86,10 @@ cp "$T/m.gguf.mlnz" "$T/rm/m.gguf.mlnz"
 expect_exit 73 mln-compress --rm "$T/rm/m.gguf"  # the output exists: nothing written
 [ -f "$T/rm/m.gguf" ] || fail "--rm removed an input whose output failed"
 expect_exit 64 mln-compress --rm -c "$T/rm/m.gguf"
+expect_exit 64 mln-compress --rm -k "$T/rm/m.gguf"
+rm "$T/rm/m.gguf.mlnz"
+expect_exit 0 mln-compress -k "$T/rm/m.gguf"  # zstd's -k: the default
+[ -f "$T/rm/m.gguf" ] && [ -f "$T/rm/m.gguf.mlnz" ] || fail "-k: $(ls "$T/rm")"
 expect_exit 64 mln-compress "$T/many/a.gguf" - -f
 expect_exit 64 mln-compress --codec lzma "$T/s" -o "$T/x"
 expect_exit 64 mln-compress -l 40 "$T/s" -o "$T/x"
