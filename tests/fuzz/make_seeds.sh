@@ -19,7 +19,7 @@ done
 
 # --- GGUF: every KV type, arrays, three alignments of tensor data, several dtypes.
 /usr/bin/python3 - "$T" <<'PY'
-import struct, sys
+import hashlib, struct, sys
 d = sys.argv[1]
 def s(x): b = x.encode(); return struct.pack("<Q", len(b)) + b
 def kv(key, t, payload): return s(key) + struct.pack("<I", t) + payload
@@ -53,6 +53,12 @@ gguf(f"{d}/align64_v2.gguf", kvs[:1] + [kv("general.alignment", 4, struct.pack("
 gguf(f"{d}/no_tensors.gguf", kvs[:3], [])
 # A bigger tensor so --chunk-size splits it into several chunk frames.
 gguf(f"{d}/chunked.gguf", kvs[:1], [("big", [1024], 0, struct.pack("<1024f", *range(1024)))])
+# 24 copies of one block of 2900 bytes no codec shrinks, and a ramp: mln-compress bundles them
+# in a body over 64 KiB, which takes codec 5 (bundle) rather than one zstd frame, and the
+# copies cost little stored, so the seed stays small.
+block = b"".join(hashlib.sha256(struct.pack("<I", i)).digest() for i in range(91))[:2900]
+gguf(f"{d}/bundle5.gguf", kvs[:1], [(f"t{i}", [2900], 24, block) for i in range(24)] +
+     [("ramp", [2048], 0, struct.pack("<2048f", *[(k % 97) * 0.5 for k in range(2048)]))])
 PY
 cp "$T"/kv_types.gguf "$T"/align64_v2.gguf "$T"/no_tensors.gguf "$out/gguf_parse/"
 # Real ggml-written GGUF (tests/conformance fixtures, when built): the header and first KB of data.
@@ -196,11 +202,12 @@ mln-parse "$out/safetensors_parse/plain.safetensors" >"$T/st.mlns"
 mln-compress --codec zstd <"$T/chunked.mlns" >"$T/zstd.mlns"
 mln-compress --codec byteplane <"$T/chunked.mlns" >"$T/byteplane.mlns"
 mln-compress <"$T/chunked.mlns" >"$T/bundled.mlns"  # auto: small chunks go into bundles
-for s in chunked kv st zstd byteplane bundled; do cp "$T/$s.mlns" "$out/stream_reader/$s.mlns"; done
+mln-compress -c "$T/bundle5.gguf" >"$T/bundle5.mlns"  # one bundle frame in codec 5
+for s in chunked kv st zstd byteplane bundled bundle5; do cp "$T/$s.mlns" "$out/stream_reader/$s.mlns"; done
 mln-verify --sign "$key" --name fuzz-model --version 5 <"$T/kv.mlns" >"$T/signed.mlns"
 mln-verify --sign "$key" --name fuzz-model --version 5 <"$T/zstd.mlns" >"$T/signed_zstd.mlns"
 cp "$T/signed.mlns" "$out/stream_reader/"
-for s in kv st signed signed_zstd bundled; do cp "$T/$s.mlns" "$out/verify_stream/$s.mlns"; done
+for s in kv st signed signed_zstd bundled bundle5; do cp "$T/$s.mlns" "$out/verify_stream/$s.mlns"; done
 
 # --- Patches: mln-diff from the patch_apply base (fuzz_entry.cc PatchFuzzBase, the same
 # bytes; checked by its SHA-256) to variants that between them use every op: keep (a run of
