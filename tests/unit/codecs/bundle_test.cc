@@ -367,7 +367,10 @@ TEST(BundleTest, TruncatedBodyIsAnError) {
   inner.push_back(testing::MakeFrame(FrameKind::kTensor, "a", Pattern(100, 1)));
   inner.push_back(testing::MakeFrame(FrameKind::kTensor, "b", Pattern(300, 2)));
   std::vector<uint8_t> body = BareBody(std::move(inner));
-  body.resize(body.size() - 7);
+  ASSERT_GT(body.size(), 300u);
+  // erase, not resize: GCC 12 with the sanitizers warned that resize's growing path might
+  // memset a size-underflowed length.
+  body.erase(body.end() - 7, body.end());
   auto r = testing::ReadStream(StreamWithBody(body));
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().ToString().find("bundle item 1"), std::string::npos) << r.error().ToString();
