@@ -134,9 +134,14 @@ GroupCoding CodingFor(int level, bool patch_op) {
   return {level, patch_op || level >= kKeepEveryGainLevel};
 }
 
+namespace {
+
+// Bytes a coded group of `size` must save to be kept coded.
 size_t MinGain(size_t size, const GroupCoding& coding) {
   return coding.keep_every_gain ? 0 : size / 32;
 }
+
+}  // namespace
 
 bool PackGroup(std::span<const uint8_t> group, const GroupCoding& coding, AlignedBuffer& out,
                size_t& pos, size_t limit, uint8_t* method, uint8_t* stored_length) {

@@ -26,7 +26,7 @@ double SampledEntropy(std::span<const uint8_t> plane);
 /// At or above this a plane is stored as it is rather than spending a zstd pass on it.
 inline constexpr double kIncompressibleBits = 7.9;
 /// From this level on a coded group is kept for any gain; below it, only when it saves at
-/// least 1/32 of its bytes (MinGain), since decoding it is slower than copying it.
+/// least 1/32 of its bytes (PackGroup), since decoding it is slower than copying it.
 inline constexpr int kKeepEveryGainLevel = 10;
 /// How the planes or fields of one payload are coded.
 struct GroupCoding {
@@ -36,21 +36,19 @@ struct GroupCoding {
 /// The coding of a payload at `level`; patch ops keep every gain (a patch is compressed
 /// once and sent many times).
 GroupCoding CodingFor(int level, bool patch_op);
-/// Bytes a coded group of `size` must save to be kept coded.
-size_t MinGain(size_t size, const GroupCoding& coding);
 /// A per-thread scratch buffer of `bytes`, reused across chunks (no page faults per chunk).
 AlignedBuffer& PlaneScratch(size_t bytes);
 
 /// How a plane or field group is stored (the method byte of byteplane and fields tables).
 inline constexpr uint8_t kGroupRaw = 0, kGroupZstd = 1;
 
-/// Appends `group` to `out` (sized to `limit`) at `pos`: zstd-coded as `coding` says, or as it
-/// is when it looks random or would not save MinGain. Writes the method byte to `method`
-/// and the stored length (u64 LE) to `stored_length`, and advances `pos`; false when the
-/// group would pass `limit` (the whole payload would not be smaller than its input).
+/// Appends `group` to `out` (sized to `limit`) at `pos`: zstd-coded as `coding` says, or as
+/// it is when it looks random or would not save the least gain `coding` asks. Writes the
+/// method byte to `method` and the stored length (u64 LE) to `stored_length`, and advances
+/// `pos`; false when the group would pass `limit` (the whole payload would not be smaller
+/// than its input).
 bool PackGroup(std::span<const uint8_t> group, const GroupCoding& coding, AlignedBuffer& out,
-               size_t& pos,
-               size_t limit, uint8_t* method, uint8_t* stored_length);
+               size_t& pos, size_t limit, uint8_t* method, uint8_t* stored_length);
 
 /// Ends a grouped payload: appends `tail` (the bytes that fill no whole element or block)
 /// raw at `pos` and sizes `out` to its end; false when that would reach `limit` (the
