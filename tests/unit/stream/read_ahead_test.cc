@@ -37,17 +37,16 @@ class CountingSource final : public FrameSource {
 TEST(ReadAheadTest, GivesTheSourcesFramesInOrderThenTheEnd) {
   for (size_t bytes : {size_t{100}, ReadAhead::kMaxBytes + 1}) {
     CountingSource source(40, bytes);
-    auto ahead_ptr = ReadAhead::Start(source);
-    ASSERT_NE(ahead_ptr, nullptr);
-    ReadAhead& ahead = *ahead_ptr;
+    auto ahead = ReadAhead::Start(source);
+    ASSERT_NE(ahead, nullptr);
     for (size_t i = 0; i < 40; ++i) {
-      ASSERT_OK_AND_ASSIGN(auto f, ahead.Next());
+      ASSERT_OK_AND_ASSIGN(auto f, ahead->Next());
       ASSERT_TRUE(f.has_value()) << "frame " << i;
       EXPECT_EQ(f->header.name, "f" + std::to_string(i));
       EXPECT_EQ(f->payload.size(), bytes);
     }
     for (int again = 0; again < 2; ++again) {
-      ASSERT_OK_AND_ASSIGN(auto end, ahead.Next());
+      ASSERT_OK_AND_ASSIGN(auto end, ahead->Next());
       EXPECT_FALSE(end.has_value());
     }
   }
@@ -55,27 +54,25 @@ TEST(ReadAheadTest, GivesTheSourcesFramesInOrderThenTheEnd) {
 
 TEST(ReadAheadTest, AnErrorComesAfterTheFramesBeforeIt) {
   CountingSource source(100, 64, /*fail_at=*/5);
-  auto ahead_ptr = ReadAhead::Start(source);
-  ASSERT_NE(ahead_ptr, nullptr);
-  ReadAhead& ahead = *ahead_ptr;
+  auto ahead = ReadAhead::Start(source);
+  ASSERT_NE(ahead, nullptr);
   for (int i = 0; i < 5; ++i) {
-    ASSERT_OK_AND_ASSIGN(auto f, ahead.Next());
+    ASSERT_OK_AND_ASSIGN(auto f, ahead->Next());
     ASSERT_TRUE(f.has_value());
   }
-  auto failed = ahead.Next();
+  auto failed = ahead->Next();
   ASSERT_FALSE(failed.has_value());
   EXPECT_EQ(failed.error().message, "boom");
-  EXPECT_FALSE(ahead.Next().has_value()) << "the error stays";
+  EXPECT_FALSE(ahead->Next().has_value()) << "the error stays";
   EXPECT_EQ(source.calls(), 6u) << "nothing is read past the error";
 }
 
 TEST(ReadAheadTest, AThrowingSourceBecomesAnError) {
   CountingSource source(100, 64, SIZE_MAX, /*throw_at=*/3);
-  auto ahead_ptr = ReadAhead::Start(source);
-  ASSERT_NE(ahead_ptr, nullptr);
-  ReadAhead& ahead = *ahead_ptr;
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(ahead.Next().has_value());
-  auto failed = ahead.Next();
+  auto ahead = ReadAhead::Start(source);
+  ASSERT_NE(ahead, nullptr);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(ahead->Next().has_value());
+  auto failed = ahead->Next();
   ASSERT_FALSE(failed.has_value());
   EXPECT_EQ(failed.error().code, Errc::kOs);
 }
@@ -84,10 +81,9 @@ TEST(ReadAheadTest, ReadsAtMostItsBudgetAheadAndStopsWhenDropped) {
   // Frames above the budget: the thread holds one and waits for room.
   CountingSource source(1000, ReadAhead::kMaxBytes * 2);
   {
-    auto ahead_ptr = ReadAhead::Start(source);
-    ASSERT_NE(ahead_ptr, nullptr);
-    ReadAhead& ahead = *ahead_ptr;
-    ASSERT_OK_AND_ASSIGN(auto f, ahead.Next());
+    auto ahead = ReadAhead::Start(source);
+    ASSERT_NE(ahead, nullptr);
+    ASSERT_OK_AND_ASSIGN(auto f, ahead->Next());
     ASSERT_TRUE(f.has_value());
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     EXPECT_LE(source.calls(), 3u) << "one frame handed out, one held, one being read";
