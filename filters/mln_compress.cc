@@ -155,7 +155,7 @@ int Main(int argc, char** argv) {
                  "zstd level of the entropy stage (default: 1 for byte planes and fields, 3 for "
                  "zstd, 9 for bundles; from 10, gains under 1/32 are coded too)")
       ->check(CLI::Range(1, 19));
-  app.add_option("--codec", args.codec, "Force a codec: raw, zstd, byteplane, fields, palette (default: chosen per frame)");
+  app.add_option("--codec", args.codec, "Force a codec: raw, zstd, byteplane, fields, palette, bitmap (default: chosen per frame)");
   mln::cli::AddCommonOptions(app, args.common);
   if (CLI::Option* output = app.get_option_no_throw("--output")) {
     to_stdout->excludes(output);

@@ -6,7 +6,7 @@ complete -c mln-compress -s t -l test -d 'Check each input as -d would, writing 
 complete -c mln-compress -l rm -d 'Remove each input once its output is in place'
 complete -c mln-compress -s k -l keep -d 'Keep the input files (the default)'
 complete -c mln-compress -s l -l level -x -a '1 3 6 9 12 15 19' -d 'zstd level of the entropy stage'
-complete -c mln-compress -l codec -x -a 'raw zstd byteplane fields palette' -d 'Force a codec'
+complete -c mln-compress -l codec -x -a 'raw zstd byteplane fields palette bitmap' -d 'Force a codec'
 complete -c mln-compress -s o -l output -r -F -d 'Write to FILE atomically instead of stdout'
 complete -c mln-compress -s f -l force -d 'Write binary output to a terminal; overwrite FILE.mlnz'
 complete -c mln-compress -s q -l quiet -d 'Print nothing but errors'

@@ -16,6 +16,7 @@
 #include "libstream/codecs/block_fields.h"
 #include "libstream/codecs/bundle.h"
 #include "libstream/codecs/codec_internal.h"
+#include "libstream/codecs/index_bitmap.h"
 #include "libstream/codecs/palette.h"
 #include "libstream/kernels/byteplane.h"
 #include "libstream/kernels/delta.h"
@@ -213,9 +214,11 @@ struct PayloadShape {
 PayloadShape ShapeOf(const stream::FrameHeader& h) {
   PayloadShape s{ValueDtype(h), {}};
   s.planes = PlaneLayout(s.dtype);
-  // A sparse tensor's u8 index array (mln-parse cuts them out as bytes runs of their own) is
-  // sorted like the wider ones; other u8 bytes are not integers worth differencing.
-  if (s.planes.width == 0 && h.Is(stream::FrameKind::kBytes) &&
+  // A sparse tensor's u8 index array (mln-parse cuts them out as bytes runs of their own,
+  // and a patch inserts it as such) is sorted like the wider ones; other u8 bytes are not
+  // integers worth differencing.
+  if (s.planes.width == 0 &&
+      (h.Is(stream::FrameKind::kBytes) || h.Is(stream::FrameKind::kDelta)) &&
       h.name == formats::kTfliteSparsityRun && h.dtype == static_cast<uint32_t>(Dtype::kU8)) {
     s.planes = {1, false, true};
   }
@@ -328,6 +331,8 @@ bool Encode(Codec codec, std::span<const uint8_t> in, const PayloadShape& shape,
     }
     case Codec::kPalette:
       return EncodePalette(in, shape.planes.width, groups, out);
+    case Codec::kIndexBitmap:
+      return EncodeIndexBitmap(in, shape.planes.width, groups, out);
     case Codec::kBundle:
       return false;  // a bundle's body only, written by BundleSink
   }
@@ -359,6 +364,8 @@ Result<void> DecodePayload(uint8_t codec, std::span<const uint8_t> stored, uint6
       return DecodePalette(stored, decoded_size, out);
     case Codec::kBundle:
       return DecodeBundleBody(stored, decoded_size, out);
+    case Codec::kIndexBitmap:
+      return DecodeIndexBitmap(stored, decoded_size, out);
   }
   return Fail(Errc::kUnsupported, "payload codec " + std::to_string(codec) +
                                       " is not supported by this build");
@@ -385,6 +392,9 @@ Result<void> EncodeFrame(stream::Frame& frame, const EncodeOptions& options) {
     candidates = {*options.force};
   } else if (shape.planes.width != 0) {
     candidates = {Codec::kBytePlane, Codec::kZstd};
+    // Sorted indices (CSR rows of a pruned tensor): a quick scan of the runs turns down
+    // other integers before anything is coded.
+    if (shape.planes.delta) candidates.insert(candidates.begin(), Codec::kIndexBitmap);
     // Few distinct values (ternary or dequantized weights): the palette on the whole
     // payload, so a trial on a sample cannot pick it for a payload it does not fit.
     if (FindPalette(in, shape.planes.width)) candidates.insert(candidates.begin(), Codec::kPalette);
@@ -462,6 +472,7 @@ std::string CodecName(uint8_t codec) {
     case Codec::kBlockFields: return "fields";
     case Codec::kPalette: return "palette";
     case Codec::kBundle: return "bundle";
+    case Codec::kIndexBitmap: return "bitmap";
   }
   return "codec" + std::to_string(codec);
 }
@@ -472,6 +483,7 @@ std::optional<Codec> ParseCodec(std::string_view name) {
   if (name == "byteplane") return Codec::kBytePlane;
   if (name == "fields") return Codec::kBlockFields;
   if (name == "palette") return Codec::kPalette;
+  if (name == "bitmap") return Codec::kIndexBitmap;
   return std::nullopt;
 }
 

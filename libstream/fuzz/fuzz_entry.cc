@@ -531,7 +531,8 @@ int FuzzZstdDecode(const uint8_t* data, size_t size) {
   return 0;
 }
 
-// The table codecs (byteplane, fields for quantized blocks, palette, bundle bodies) each
+// The table codecs (byteplane, fields for quantized blocks, palette, bundle bodies, index
+// bitmaps) each
 // parse a head, a table or frame prefixes, and stored parts: one target feeds the same
 // input to each.
 int FuzzBytePlaneDecode(const uint8_t* data, size_t size) {
@@ -539,6 +540,7 @@ int FuzzBytePlaneDecode(const uint8_t* data, size_t size) {
   DecodeWithCodec(stream::Codec::kBlockFields, data, size);
   DecodeWithCodec(stream::Codec::kPalette, data, size);
   DecodeWithCodec(stream::Codec::kBundle, data, size);
+  DecodeWithCodec(stream::Codec::kIndexBitmap, data, size);
   return 0;
 }
 

@@ -18,6 +18,12 @@ namespace {
 
 using stream::FrameKind;
 
+// Lists `codec` in `codecs` unless it is there already.
+void AddCodec(std::vector<std::string>& list, uint8_t codec) {
+  std::string name = codecs::CodecName(codec);
+  if (std::find(list.begin(), list.end(), name) == list.end()) list.push_back(name);
+}
+
 // Accumulates tensors across chunks, hashing each tensor whole.
 class Collector {
  public:
@@ -60,7 +66,7 @@ class Collector {
       return delta::ReadPatchFrame(h, r_.patch->info);
     }
     if (h.Is(FrameKind::kDelta) && r_.patch) {
-      AddOp(h, f.payload.size(), stored);
+      AddOp(h, f.payload.size(), stored, codec);
       return {};
     }
     if (!h.Is(FrameKind::kTensor)) {
@@ -92,8 +98,7 @@ class Collector {
     TensorEntry& t = r_.tensors.back();
     ++t.chunks;
     t.stored_bytes += stored;
-    std::string name = codecs::CodecName(codec);
-    if (std::find(t.codecs.begin(), t.codecs.end(), name) == t.codecs.end()) t.codecs.push_back(name);
+    AddCodec(t.codecs, codec);
     return {};
   }
 
@@ -107,7 +112,7 @@ class Collector {
   }
 
  private:
-  void AddOp(const stream::FrameHeader& h, uint64_t payload, uint64_t stored) {
+  void AddOp(const stream::FrameHeader& h, uint64_t payload, uint64_t stored, uint8_t codec) {
     auto& ops = r_.patch->ops;
     bool merge = !ops.empty() && ops.back().name == h.name && ops.back().op == h.op &&
                  h.op != static_cast<uint8_t>(delta::PatchOp::kKeep) &&
@@ -129,6 +134,7 @@ class Collector {
     e.base_bytes += h.base_size;
     e.payload_bytes += payload;
     e.stored_bytes += stored;
+    AddCodec(e.codecs, codec);
     ++e.frames;
   }
 
@@ -197,6 +203,13 @@ Result<Report> Inspect(ByteSource& in) {
 
 namespace {
 
+// "byteplane,zstd": the codecs of a tensor's or an op's frames.
+std::string JoinCodecs(const std::vector<std::string>& list) {
+  std::string joined;
+  for (const auto& c : list) joined += (joined.empty() ? "" : ",") + c;
+  return joined;
+}
+
 std::string RenderPatchTable(const Report& r) {
   const PatchReport& p = *r.patch;
   std::string out = r.input + ": patch from a " + p.info.base_format + " file to a " +
@@ -225,14 +238,17 @@ std::string RenderPatchTable(const Report& r) {
   int name_width = 4;
   for (const auto& e : p.ops) name_width = std::max(name_width, static_cast<int>(e.name.size()));
   name_width = std::min(name_width, 64);
-  out += Printf("\n  %-8s %-*s %-8s %12s %12s %12s %12s %12s\n", "op", name_width, "name", "type",
-                "new offset", "new bytes", "base offset", "base bytes", "stored");
+  const bool compressed = r.stored_bytes != r.payload_bytes;
+  out += Printf("\n  %-8s %-*s %-8s %12s %12s %12s %12s %12s%s\n", "op", name_width, "name",
+                "type", "new offset", "new bytes", "base offset", "base bytes", "stored",
+                compressed ? "  codec" : "");
   for (const auto& e : p.ops) {
     out += Printf("  %-8s %-*s %-8s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %12" PRIu64
                   " %12" PRIu64,
                   delta::OpName(e.op).c_str(), name_width, e.name.c_str(),
                   stream::DtypeName(e.dtype).c_str(), e.new_offset, e.new_bytes, e.base_offset,
                   e.base_bytes, e.stored_bytes);
+    if (compressed) out += "  " + JoinCodecs(e.codecs);
     if (e.run_frames > 1) {
       out += Printf("  (%" PRIu64 " frames%s%s)", e.run_frames, e.run_last.empty() ? "" : " to ",
                     e.run_last.c_str());
@@ -327,10 +343,8 @@ std::string RenderTable(const Report& r, bool verbose) {
                   t.name.c_str(), stream::DtypeName(t.dtype).c_str(), ShapeText(t.shape).c_str(),
                   t.bytes, t.file_offset, crypto::ToHex64(t.xxh3).c_str());
     if (compressed) {
-      std::string codecs;
-      for (const auto& c : t.codecs) codecs += (codecs.empty() ? "" : ",") + c;
       out += Printf("  %6.2f%%  %s", t.bytes ? 100.0 * t.stored_bytes / t.bytes : 100.0,
-                    codecs.c_str());
+                    JoinCodecs(t.codecs).c_str());
     }
     // The offset is in the data file, not the model: say which file. A model parsed from
     // a pipe names its data files without carrying them: say so, or 0 bytes would puzzle.
@@ -434,6 +448,7 @@ std::string RenderJson(const Report& r) {
       o["base_bytes"] = e.base_bytes;
       o["payload_bytes"] = e.payload_bytes;
       o["stored_bytes"] = e.stored_bytes;
+      o["codecs"] = e.codecs;
       o["frames"] = e.frames;
       if (e.run_frames) o["run_frames"] = e.run_frames;
       if (!e.run_last.empty()) o["run_last"] = e.run_last;

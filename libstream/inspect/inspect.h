@@ -50,6 +50,7 @@ struct PatchOpEntry {
   uint64_t base_offset = 0, base_bytes = 0;
   uint64_t payload_bytes = 0;  ///< decoded
   uint64_t stored_bytes = 0;   ///< as stored (after mln-compress)
+  std::vector<std::string> codecs;  ///< of its frames' payloads, in order of first use
   uint64_t frames = 0;
   uint64_t run_frames = 0;     ///< keep runs: frames of the new file the run covers
   std::string run_last;        ///< keep runs: the last of them, when not `name`

@@ -35,6 +35,7 @@ enum class Codec : uint8_t {
   kBlockFields = 3,  ///< quantized blocks regrouped by field, each group zstd or raw
   kPalette = 4,      ///< few distinct elements: a value table and packed indices
   kBundle = 5,       ///< a bundle's body: heads and raw payloads in zstd, coded payloads as they are
+  kIndexBitmap = 6,  ///< integers rising in runs: each run's first value, span and bitmap
 };
 
 /// Element types, numbered as ggml numbers them so GGUF ids map one to one; types that

@@ -187,6 +187,28 @@ def palette(values, indices, bits, method, tail=b""):  # codec 4: value table, p
 ternary = [(i * 7 + i // 3) % 3 for i in range(301)]
 put("byteplane_decode", "palette_ternary", 2 * 301 + 1, 1, palette([0x0000, 0x2C00, 0xAC00], ternary, 2, 1, tail=b"\x01"))
 put("byteplane_decode", "palette_raw", 2 * 10, 1, palette([0x3C00], [0] * 10, 1, 0))
+def bitmap(values, width, methods, tail=b""):  # codec 6: runs of rising integers as bitmaps
+    runs = []
+    for v in values:
+        if runs and runs[-1][-1] < v <= runs[-1][-1] + 64:
+            runs[-1].append(v)
+        else:
+            runs.append([v])
+    fmt = {1: "B", 2: "H", 4: "I"}[width]
+    table = struct.pack(f"<{len(runs)}{fmt}", *[r[0] for r in runs])
+    table += struct.pack(f"<{len(runs)}{fmt}", *[r[-1] - r[0] for r in runs])
+    bits = b""
+    for r in runs:
+        b = bytearray((r[-1] - r[0]) // 8 + 1)
+        for v in r:
+            b[(v - r[0]) // 8] |= 1 << ((v - r[0]) % 8)
+        bits += bytes(b)
+    head = bytes([1, width, 0, 0]) + struct.pack("<I", len(runs))
+    groups = [zstd(g) if m == 1 else g for g, m in zip([table, bits], methods)]
+    return head + b"".join(bytes([m]) + struct.pack("<Q", len(g)) for g, m in zip(groups, methods)) + b"".join(groups) + tail
+rows = [c for r in range(12) for c in range(200) if (c * 7 + r * 3) % 10 < 7]
+put("byteplane_decode", "bitmap_u8", len(rows), 100, bitmap(rows, 1, [0, 1]))
+put("byteplane_decode", "bitmap_u16_tail", 2 * len(rows) + 1, 102, bitmap([c * 3 for c in rows], 2, [1, 0], tail=b"\x05"))
 PY
 
 # --- Manifests, keys, version state: first byte selects (fuzz_entry.h FuzzManifest).

@@ -52,6 +52,19 @@ std::vector<uint8_t> RandomBytes(size_t n, uint64_t seed) {
   return out;
 }
 
+std::vector<uint8_t> SortedIndices(size_t rows, size_t columns, uint8_t keep, size_t width,
+                                   uint64_t seed) {
+  std::vector<uint8_t> r = RandomBytes(rows * columns, seed);
+  std::vector<uint8_t> out;
+  for (size_t row = 0; row < rows; ++row) {
+    for (size_t c = 0; c < columns; ++c) {
+      if (r[row * columns + c] >= keep) continue;
+      for (size_t b = 0; b < width; ++b) out.push_back(static_cast<uint8_t>(c >> (8 * b)));
+    }
+  }
+  return out;
+}
+
 stream::Frame MakeFrame(stream::FrameKind kind, std::string name, std::vector<uint8_t> payload) {
   stream::Frame f;
   f.header.kind = static_cast<uint16_t>(kind);

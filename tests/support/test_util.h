@@ -66,6 +66,12 @@ Result<std::vector<uint8_t>> RoundTripModel(ByteSource& in, size_t chunk_size,
 /// Deterministic bytes (splitmix64), so failures reproduce.
 std::vector<uint8_t> RandomBytes(size_t n, uint64_t seed);
 
+/// The column indices of a CSR matrix of `rows` x `columns` (a pruned weight's sparse
+/// index array) that keeps each element with probability keep / 256, as `width`-byte
+/// little-endian elements; deterministic like RandomBytes.
+std::vector<uint8_t> SortedIndices(size_t rows, size_t columns, uint8_t keep, size_t width,
+                                   uint64_t seed);
+
 /// A frame with `payload` bytes, sealed.
 stream::Frame MakeFrame(stream::FrameKind kind, std::string name, std::vector<uint8_t> payload);
 

@@ -73,42 +73,39 @@ TEST(CodecTest, FloatsRoundTripAndShrinkBeyondPlainZstd) {
 }
 
 // Sorted column indices of a pruned weight, as TFLite's CSR stores them: `width` bytes each.
-std::vector<uint8_t> SortedIndices(size_t rows, size_t cols, size_t width, uint64_t seed) {
-  std::vector<uint8_t> keep = testing::RandomBytes(rows * cols, seed);
-  std::vector<uint8_t> out;
-  for (size_t r = 0; r < rows; ++r) {
-    for (size_t c = 0; c < cols; ++c) {
-      if (keep[r * cols + c] >= 77) continue;  // about 30% kept
-      for (size_t b = 0; b < width; ++b) out.push_back(static_cast<uint8_t>(c >> (8 * b)));
-    }
-  }
-  return out;
+// An index codec: differences in byte planes, or bitmaps where runs are dense enough.
+bool IndexCodec(uint8_t codec) {
+  return codec == static_cast<uint8_t>(Codec::kBytePlane) ||
+         codec == static_cast<uint8_t>(Codec::kIndexBitmap);
 }
 
-TEST(CodecTest, IntegerArraysCodeAsDifferences) {
+TEST(CodecTest, IntegerArraysCodeAsIndices) {
   for (Dtype dtype : {Dtype::kU16, Dtype::kI32}) {
     const size_t width = dtype == Dtype::kU16 ? 2 : 4;
-    std::vector<uint8_t> raw = SortedIndices(300, 1000, width, 5);
+    std::vector<uint8_t> raw = testing::SortedIndices(300, 1000, 77, width, 5);
     raw.push_back(0x33);  // a tail shorter than an element
     stream::Frame auto_frame = FrameOf(raw, dtype);
     ASSERT_OK(EncodeFrame(auto_frame, {}));
     stream::Frame zstd_frame = FrameOf(raw, dtype);
     ASSERT_OK(EncodeFrame(zstd_frame, {3, Codec::kZstd}));
-    EXPECT_EQ(auto_frame.header.codec, static_cast<uint8_t>(Codec::kBytePlane));
+    stream::Frame planes_frame = FrameOf(raw, dtype);
+    ASSERT_OK(EncodeFrame(planes_frame, {0, Codec::kBytePlane}));
+    EXPECT_TRUE(IndexCodec(auto_frame.header.codec)) << int{auto_frame.header.codec};
     // Differences of ~3.3 on average need a few bits; the raw indices look random to zstd.
-    EXPECT_LT(auto_frame.payload.size() * 10, zstd_frame.payload.size() * 7)
-        << auto_frame.payload.size() << " vs zstd " << zstd_frame.payload.size();
+    EXPECT_LT(planes_frame.payload.size() * 10, zstd_frame.payload.size() * 7)
+        << planes_frame.payload.size() << " vs zstd " << zstd_frame.payload.size();
+    EXPECT_LE(auto_frame.payload.size(), planes_frame.payload.size());
     ASSERT_OK(DecodeFrame(auto_frame));
     ASSERT_EQ(auto_frame.payload.size(), raw.size());
     EXPECT_EQ(0, std::memcmp(auto_frame.payload.data(), raw.data(), raw.size()));
   }
-  // A sparse TFLite tensor's u8 index array (a bytes run of its own) is differenced too;
-  // other u8 bytes are not.
-  std::vector<uint8_t> narrow = SortedIndices(2000, 200, 1, 8);
+  // A sparse TFLite tensor's u8 index array (a bytes run of its own) is coded as indices
+  // too; other u8 bytes are not.
+  std::vector<uint8_t> narrow = testing::SortedIndices(2000, 200, 77, 1, 8);
   stream::Frame index = testing::MakeFrame(stream::FrameKind::kBytes, "tflite.sparsity", narrow);
   index.header.dtype = static_cast<uint32_t>(Dtype::kU8);
   ASSERT_OK(EncodeFrame(index, {}));
-  EXPECT_EQ(index.header.codec, static_cast<uint8_t>(Codec::kBytePlane));
+  EXPECT_TRUE(IndexCodec(index.header.codec)) << int{index.header.codec};
   stream::Frame other = testing::MakeFrame(stream::FrameKind::kBytes, "tflite.flatbuffer", narrow);
   other.header.dtype = static_cast<uint32_t>(Dtype::kU8);
   ASSERT_OK(EncodeFrame(other, {}));
