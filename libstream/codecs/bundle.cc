@@ -121,7 +121,9 @@ Result<AlignedBuffer> EncodeBundleBody(std::span<const uint8_t> body,
   auto z = internal::ZstdCompressInto(packed.span(), level, head + kBundleHead, pp);
   head[1] = z ? kPackedZstd : kPackedRaw;
   size_t stored = z ? *z : pp;
-  if (!z) std::memcpy(head + kBundleHead, packed.data(), pp);
+  // An empty body (no frames: only a fuzzer asks) has no packed bytes, and memcpy may not
+  // be given the null pointer an empty buffer holds, even for no bytes.
+  if (!z && pp != 0) std::memcpy(head + kBundleHead, packed.data(), pp);
   StoreLE<uint64_t>(head + 16, stored);
   if (tp != 0) std::memcpy(head + kBundleHead + stored, tail.data(), tp);
   out.Resize(kBundleHead + stored + tp);
