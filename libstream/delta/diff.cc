@@ -533,8 +533,12 @@ class OpMaker {
       // A range that is its base but for a few bytes (a metadata edit) is a few long matches,
       // which level 3 finds too: if its delta is under 1/1024 of the input, level 19 could
       // save less than that, at ~25x the cost (for the 100 KB tail of a 2.5 MB TFLite whose
-      // description changed, a tenth of the diff).
-      if (level > kFastDeltaLevel) {
+      // description changed, a tenth of the diff). No zstd frame is under 9 bytes (magic,
+      // frame header, block header, a byte of block), so below 9 KiB of input the trial
+      // cannot succeed: the ~2 KB flatbuffer pieces of a pruned TFLite model spent a tenth
+      // of their diff on it.
+      constexpr size_t kSmallestFrame = 9;
+      if (level > kFastDeltaLevel && n / 1024 >= kSmallestFrame) {
         MLN_TRY(AlignedBuffer z, CompressWithPrefix(f.payload.span(), ref, kFastDeltaLevel));
         if (z.size() <= n / 1024) best = std::move(z);
       }
