@@ -4,6 +4,8 @@
   make_pair.py finetune IN OUT SEED   every float tensor moved by a few ulps (f16, f32, bf16)
   make_pair.py requant IN OUT SEED    ~10% of the int8 values of Q8_0 blocks moved by one
   make_pair.py retrain IN OUT SEED    the two largest tensors replaced by fresh bytes
+  make_pair.py reindex IN OUT SEED    the longest sorted u16 array (a sparse TFLite tensor's
+                                      CSR segments or indices) raised by one past its first
 
 Tensor offsets come from `mln-inspect --json` (mln-inspect must be on PATH); the file's
 layout is unchanged, only tensor bytes move.
@@ -26,6 +28,22 @@ def main():
     data = bytearray(open(src, "rb").read())
     ts = tensors(src)
     changed = 0
+    if mode == "reindex":
+        # Not a tensor, so not in mln-inspect's list: the longest strictly rising run of
+        # 4-byte-aligned u16 values (FlatBuffers vectors are aligned), found by scanning.
+        a = np.frombuffer(bytes(data[:len(data) // 4 * 4]), dtype="<u2").astype(np.int64)
+        a = a[: len(a) // 2 * 2]
+        rise = np.concatenate(([False], np.diff(a) > 0, [False]))
+        edges = np.flatnonzero(np.diff(rise.astype(np.int8)))
+        starts, ends = edges[0::2] - 1, edges[1::2]  # run = a[start:end]
+        k = int(np.argmax(ends - starts))
+        start = int(starts[k]) + (int(starts[k]) % 2)  # an aligned start within the run
+        end = int(ends[k])
+        if end - start >= 64 and a[start:end].max() < 65535:
+            run = a[start:end].copy()
+            run[1:] += 1
+            data[2 * start:2 * end] = run.astype("<u2").tobytes()
+            changed += 1
     if mode == "retrain":
         for t in sorted(ts, key=lambda t: t["bytes"])[-2:]:
             o, n = t["offset"], t["bytes"]

@@ -75,6 +75,18 @@ mln-compress "$faces/face_detection_full_range_sparse.tflite" -o "$T/alone.mlnz"
   fail "pruning patch $(stat -c %s "$T/pz") B, the model compressed alone $(stat -c %s "$T/alone.mlnz") B"
 roundtrip "$faces/face_detection_full_range_sparse.tflite" \
           "$faces/face_detection_full_range.tflite" >/dev/null
+# An index array that the base has too, every element but the first raised by one: its
+# differences are the base's but for one, so it goes as an idelta of a few bytes.
+cp "$faces/face_detection_full_range_sparse.tflite" "$T/sparse.tflite"
+/usr/bin/python3 "$here/make_pair.py" reindex "$T/sparse.tflite" "$T/reindexed.tflite" 5
+roundtrip "$T/sparse.tflite" "$T/reindexed.tflite" >/dev/null
+mln-inspect --json "$T/p" >"$T/j"
+idelta=$(/usr/bin/python3 -c '
+import json, sys
+ops = json.load(open(sys.argv[1]))["patch"]["ops"]
+print(" ".join(str(o["stored_bytes"]) for o in ops if o["op"] == "idelta"))
+' "$T/j")
+[ -n "$idelta" ] && [ "$idelta" -lt 64 ] || fail "the raised index array is not a small idelta: '$idelta'"
 cp "$hands/hand_landmark_full.tflite" "$T/h.tflite"
 /usr/bin/python3 "$here/make_pair.py" finetune "$T/h.tflite" "$T/h_ft.tflite" 4
 roundtrip "$T/h.tflite" "$T/h_ft.tflite" -c 64K >/dev/null
