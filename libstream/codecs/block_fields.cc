@@ -10,7 +10,6 @@
 namespace mln::codecs {
 namespace {
 
-using internal::ZstdDecompress;
 using stream::Dtype;
 
 // Payload: version, field count, block size (u16), then per field its length (u16), method
@@ -19,7 +18,6 @@ constexpr uint8_t kFieldsVersion = 1;
 constexpr size_t kFieldsHead = 4;
 constexpr size_t kFieldEntry = 11;
 constexpr size_t kMaxFields = 32;
-constexpr uint8_t kFieldRaw = internal::kGroupRaw, kFieldZstd = internal::kGroupZstd;
 
 // Copies field bytes between the interleaved blocks and one contiguous group, `n` times
 // `len` bytes at a stride of `block`. The field lengths ggml uses get a copy of fixed size
@@ -133,21 +131,13 @@ Result<void> DecodeBlockFields(std::span<const uint8_t> in, uint64_t decoded_siz
   for (size_t f = 0; f < fields; ++f) {
     const uint8_t* entry = in.data() + kFieldsHead + f * kFieldEntry;
     const size_t len = LoadLE<uint16_t>(entry), bytes = n * len;
-    const uint64_t stored_len = LoadLE<uint64_t>(entry + 3);
-    if (stored_len > in.size() - pos) return Fail(Errc::kBadData, "fields payload: field past the end");
-    std::span<const uint8_t> stored = in.subspan(pos, stored_len);
-    pos += stored_len;
-    const uint8_t* src = nullptr;
-    if (entry[2] == kFieldRaw) {
-      if (stored_len != bytes) return Fail(Errc::kBadData, "fields payload: raw field of wrong size");
-      src = stored.data();
-    } else if (entry[2] == kFieldZstd) {
-      group.Resize(bytes);
-      MLN_RETURN_IF_ERROR(ZstdDecompress(stored, group.data(), bytes, "fields payload"));
-      src = group.data();
-    } else {
-      return Fail(Errc::kBadData, "fields payload: unknown field method");
-    }
+    MLN_TRY(const uint8_t* src,
+            internal::UnpackGroup(in, pos, entry + 2, entry + 3, bytes,
+                                  [&] {
+                                    group.Resize(bytes);
+                                    return group.data();
+                                  },
+                                  {"fields payload", "field", "field"}));
     if (bytes != 0) Scatter(src, n, block, off, len, out.data());
     off += len;
   }

@@ -49,7 +49,6 @@ constexpr uint8_t kRotateFlag = 1;
 constexpr uint8_t kDeltaFlag = 2;  // elements were differenced (kernels::DiffElements) first
 constexpr size_t kBytePlaneHead = 4;
 constexpr size_t kPlaneEntry = 9;
-constexpr uint8_t kPlaneRaw = internal::kGroupRaw, kPlaneZstd = internal::kGroupZstd;
 
 }  // namespace
 
@@ -283,19 +282,10 @@ Result<void> DecodeBytePlane(std::span<const uint8_t> in, uint64_t decoded_size,
   size_t pos = table_end;
   for (size_t b = 0; b < width; ++b) {
     const uint8_t* entry = in.data() + kBytePlaneHead + b * kPlaneEntry;
-    uint64_t len = LoadLE<uint64_t>(entry + 1);
-    if (len > in.size() - pos) return Fail(Errc::kBadData, "byteplane payload: plane past the end");
-    std::span<const uint8_t> stored = in.subspan(pos, len);
-    pos += len;
-    uint8_t* plane = planes.data() + b * n;
-    if (entry[0] == kPlaneRaw) {
-      if (len != n) return Fail(Errc::kBadData, "byteplane payload: raw plane of wrong size");
-      ptrs[b] = stored.data();  // merge straight from the payload, no copy
-      continue;
-    }
-    if (entry[0] != kPlaneZstd) return Fail(Errc::kBadData, "byteplane payload: unknown plane method");
-    MLN_RETURN_IF_ERROR(ZstdDecompress(stored, plane, n, "byteplane payload"));
-    ptrs[b] = plane;
+    // A raw plane is merged straight from the payload, no copy.
+    MLN_TRY(ptrs[b], internal::UnpackGroup(in, pos, entry, entry + 1, n,
+                                           [&] { return planes.data() + b * n; },
+                                           {"byteplane payload", "plane", "plane"}));
   }
   if (in.size() - pos != tail) return Fail(Errc::kBadData, "byteplane payload: bad tail length");
   out.Resize(decoded_size);

@@ -1,11 +1,14 @@
-// Pieces the payload codecs share (codec.cc, block_fields.cc); not for filters.
+// Pieces the payload codecs share (codec.cc, block_fields.cc, palette.cc, index_bitmap.cc);
+// not for filters.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 
 #include "libstream/base/aligned_buffer.h"
+#include "libstream/base/endian.h"
 #include "libstream/base/status.h"
 
 namespace mln::codecs::internal {
@@ -49,6 +52,41 @@ inline constexpr uint8_t kGroupRaw = 0, kGroupZstd = 1;
 /// than its input).
 bool PackGroup(std::span<const uint8_t> group, const GroupCoding& coding, AlignedBuffer& out,
                size_t& pos, size_t limit, uint8_t* method, uint8_t* stored_length);
+
+/// Names a payload's group in the errors UnpackGroup reports: "<payload>: <group> past the
+/// end", "<payload>: raw <group> of wrong size", "<payload>: unknown <method> method".
+struct GroupName {
+  const char* payload;  ///< "palette payload"
+  const char* group;    ///< "indices"
+  const char* method;   ///< "index"
+};
+
+/// The decoding side of PackGroup: takes the group whose method byte is at `method` and
+/// stored length (u64 LE) at `stored_length` from `in` at `pos`, advancing `pos`, and
+/// returns where its `size` decoded bytes are: in `in` for a raw group, else in the buffer
+/// `dst()` returns (at least `size` bytes; asked only for a coded group), decompressed.
+/// A group past the end of `in`, a raw group of another size, a coded one that does not
+/// decode to exactly `size` bytes or an unknown method fails with Errc::kBadData.
+template <typename Dst>
+Result<const uint8_t*> UnpackGroup(std::span<const uint8_t> in, size_t& pos,
+                                   const uint8_t* method, const uint8_t* stored_length,
+                                   size_t size, Dst dst, const GroupName& name) {
+  const uint64_t len = LoadLE<uint64_t>(stored_length);
+  auto fail = [&](const std::string& what) {
+    return Fail(Errc::kBadData, std::string(name.payload) + ": " + what);
+  };
+  if (len > in.size() - pos) return fail(std::string(name.group) + " past the end");
+  std::span<const uint8_t> stored = in.subspan(pos, len);
+  pos += len;
+  if (*method == kGroupRaw) {
+    if (len != size) return fail(std::string("raw ") + name.group + " of wrong size");
+    return stored.data();
+  }
+  if (*method != kGroupZstd) return fail(std::string("unknown ") + name.method + " method");
+  uint8_t* out = dst();
+  MLN_RETURN_IF_ERROR(ZstdDecompress(stored, out, size, name.payload));
+  return static_cast<const uint8_t*>(out);
+}
 
 /// Ends a grouped payload: appends `tail` (the bytes that fill no whole element or block)
 /// raw at `pos` and sizes `out` to its end; false when that would reach `limit` (the

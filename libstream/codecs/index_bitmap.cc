@@ -181,28 +181,16 @@ Result<void> DecodeIndexBitmap(std::span<const uint8_t> in, uint64_t decoded_siz
     return Fail(Errc::kBadData, "bitmap payload: " + std::to_string(runs) + " runs for " +
                                     std::to_string(n) + " elements");
   }
-  // Reads group `g` (its stored bytes start at `pos`) into `dst`, which is `size` bytes.
   size_t pos = table_start;
-  auto group = [&](size_t g, uint64_t size, AlignedBuffer& dst) -> Result<const uint8_t*> {
-    const uint8_t* entry = in.data() + kBitmapHead + g * kGroupEntry;
-    const uint64_t len = LoadLE<uint64_t>(entry + 1);
-    const char* what = g == 0 ? "bitmap payload run table" : "bitmap payload bitmap";
-    if (len > in.size() - pos) return Fail(Errc::kBadData, std::string(what) + " past the end");
-    std::span<const uint8_t> stored = in.subspan(pos, len);
-    pos += len;
-    if (entry[0] == internal::kGroupRaw) {
-      if (len != size) return Fail(Errc::kBadData, std::string(what) + " of wrong size");
-      return stored.data();
-    }
-    if (entry[0] != internal::kGroupZstd) {
-      return Fail(Errc::kBadData, std::string(what) + ": unknown method");
-    }
-    dst.Resize(size);
-    MLN_RETURN_IF_ERROR(internal::ZstdDecompress(stored, dst.data(), size, what));
-    return dst.data();
-  };
+  const uint8_t* entry = in.data() + kBitmapHead;
   AlignedBuffer table_buffer;
-  MLN_TRY(const uint8_t* table, group(0, 2 * runs * width, table_buffer));
+  MLN_TRY(const uint8_t* table,
+          internal::UnpackGroup(in, pos, entry, entry + 1, 2 * runs * width,
+                                [&] {
+                                  table_buffer.Resize(2 * runs * width);
+                                  return table_buffer.data();
+                                },
+                                {"bitmap payload", "run table", "run table"}));
   // The bitmap's size follows from the spans; the encoder never makes one larger than the
   // elements, so neither may a payload (a hostile span cannot make this allocate more).
   uint64_t bitmap_bytes = 0;
@@ -212,7 +200,11 @@ Result<void> DecodeIndexBitmap(std::span<const uint8_t> in, uint64_t decoded_siz
       return Fail(Errc::kBadData, "bitmap payload: the runs' bitmap is larger than the elements");
     }
   }
-  MLN_TRY(const uint8_t* bitmap, group(1, bitmap_bytes, internal::PlaneScratch(bitmap_bytes)));
+  MLN_TRY(const uint8_t* bitmap,
+          internal::UnpackGroup(in, pos, entry + kGroupEntry, entry + kGroupEntry + 1,
+                                bitmap_bytes,
+                                [&] { return internal::PlaneScratch(bitmap_bytes).data(); },
+                                {"bitmap payload", "bitmap", "bitmap"}));
   if (in.size() - pos != tail) return Fail(Errc::kBadData, "bitmap payload: bad tail length");
   out.Resize(decoded_size);
   switch (width) {

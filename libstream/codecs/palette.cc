@@ -204,28 +204,12 @@ Result<void> DecodePalette(std::span<const uint8_t> in, uint64_t decoded_size,
   const uint8_t* entry = values + count * width;
   const size_t n = decoded_size / width, tail = decoded_size % width;
   const size_t per_byte = 8 / bits, packed_size = (n * bits + 7) / 8;
-  const uint64_t stored_len = LoadLE<uint64_t>(entry + 1);
-  if (stored_len > in.size() - table_end) {
-    return Fail(Errc::kBadData, "palette payload: indices past the end");
-  }
-  std::span<const uint8_t> stored = in.subspan(table_end, stored_len);
-  if (in.size() - table_end - stored_len != tail) {
-    return Fail(Errc::kBadData, "palette payload: bad tail length");
-  }
-  const uint8_t* packed = nullptr;
-  if (entry[0] == internal::kGroupRaw) {
-    if (stored_len != packed_size) {
-      return Fail(Errc::kBadData, "palette payload: raw indices of wrong size");
-    }
-    packed = stored.data();
-  } else if (entry[0] == internal::kGroupZstd) {
-    AlignedBuffer& scratch = internal::PlaneScratch(packed_size);
-    MLN_RETURN_IF_ERROR(
-        internal::ZstdDecompress(stored, scratch.data(), packed_size, "palette payload"));
-    packed = scratch.data();
-  } else {
-    return Fail(Errc::kBadData, "palette payload: unknown index method");
-  }
+  size_t pos = table_end;
+  MLN_TRY(const uint8_t* packed,
+          internal::UnpackGroup(in, pos, entry, entry + 1, packed_size,
+                                [&] { return internal::PlaneScratch(packed_size).data(); },
+                                {"palette payload", "indices", "index"}));
+  if (in.size() - pos != tail) return Fail(Errc::kBadData, "palette payload: bad tail length");
 
   // Every byte value's expansion, and whether all its indices are in the table.
   const size_t span = per_byte * width;
@@ -252,7 +236,7 @@ Result<void> DecodePalette(std::span<const uint8_t> in, uint64_t decoded_size,
   out.Resize(decoded_size);
   ExpandBytes(packed, whole, expansion.data(), span, out.data());
   if (rest != 0) std::memcpy(out.data() + whole * span, expansion.data() + packed[whole] * span, rest * width);
-  if (tail != 0) std::memcpy(out.data() + n * width, in.data() + table_end + stored_len, tail);
+  if (tail != 0) std::memcpy(out.data() + n * width, in.data() + pos, tail);
   return {};
 }
 

@@ -169,7 +169,7 @@ TEST(IndexBitmapTest, DamagedPayloadsAreRefusedByName) {
   EXPECT_TRUE(has(DecodeError(cut, 5), "bad head"));
   std::vector<uint8_t> method = good;
   method[8 + 9] = 7;
-  EXPECT_TRUE(has(DecodeError(method, 5), "unknown method"));
+  EXPECT_TRUE(has(DecodeError(method, 5), "unknown bitmap method"));
   std::vector<uint8_t> version = good;
   version[0] = 2;
   EXPECT_TRUE(has(DecodeError(version, 5), "bad head"));
