@@ -10,6 +10,7 @@
 #include "libstream/base/aligned_buffer.h"
 #include "libstream/base/endian.h"
 #include "libstream/base/status.h"
+#include "libstream/codecs/context_model.h"
 
 namespace mln::codecs::internal {
 
@@ -35,6 +36,7 @@ inline constexpr int kKeepEveryGainLevel = 10;
 struct GroupCoding {
   int level = 1;                 ///< zstd level
   bool keep_every_gain = false;  ///< keep a coded group however little it saves
+  bool context_model = false;    ///< float planes also try the context model (slow both ways)
 };
 /// The coding of a payload at `level`; patch ops keep every gain (a patch is compressed
 /// once and sent many times).
@@ -42,16 +44,19 @@ GroupCoding CodingFor(int level, bool patch_op);
 /// A per-thread scratch buffer of `bytes`, reused across chunks (no page faults per chunk).
 AlignedBuffer& PlaneScratch(size_t bytes);
 
-/// How a plane or field group is stored (the method byte of byteplane and fields tables).
-inline constexpr uint8_t kGroupRaw = 0, kGroupZstd = 1;
+/// How a plane or field group is stored (the method byte of byteplane and fields tables):
+/// as it is, one zstd frame, or the context model (context_model.h; byte planes only).
+inline constexpr uint8_t kGroupRaw = 0, kGroupZstd = 1, kGroupContext = 2;
 
 /// Appends `group` to `out` (sized to `limit`) at `pos`: zstd-coded as `coding` says, or as
 /// it is when it looks random or would not save the least gain `coding` asks. Writes the
 /// method byte to `method` and the stored length (u64 LE) to `stored_length`, and advances
 /// `pos`; false when the group would pass `limit` (the whole payload would not be smaller
-/// than its input).
+/// than its input). With `context_strides` (candidate strides of a float plane) and
+/// `coding.context_model`, the context model competes with zstd and the smaller is kept.
 bool PackGroup(std::span<const uint8_t> group, const GroupCoding& coding, AlignedBuffer& out,
-               size_t& pos, size_t limit, uint8_t* method, uint8_t* stored_length);
+               size_t& pos, size_t limit, uint8_t* method, uint8_t* stored_length,
+               std::span<const uint32_t> context_strides = {});
 
 /// Names a payload's group in the errors UnpackGroup reports: "<payload>: <group> past the
 /// end", "<payload>: raw <group> of wrong size", "<payload>: unknown <method> method".
@@ -82,9 +87,15 @@ Result<const uint8_t*> UnpackGroup(std::span<const uint8_t> in, size_t& pos,
     if (len != size) return fail(std::string("raw ") + name.group + " of wrong size");
     return stored.data();
   }
-  if (*method != kGroupZstd) return fail(std::string("unknown ") + name.method + " method");
+  if (*method != kGroupZstd && *method != kGroupContext) {
+    return fail(std::string("unknown ") + name.method + " method");
+  }
   uint8_t* out = dst();
-  MLN_RETURN_IF_ERROR(ZstdDecompress(stored, out, size, name.payload));
+  if (*method == kGroupContext) {
+    MLN_RETURN_IF_ERROR(ContextDecode(stored, out, size, name.payload));
+  } else {
+    MLN_RETURN_IF_ERROR(ZstdDecompress(stored, out, size, name.payload));
+  }
   return static_cast<const uint8_t*>(out);
 }
 
