@@ -19,8 +19,9 @@
 // FSE tables), and no packaged library offers a context-mixing coder for byte planes.
 //
 // The cost is speed: about 6 MB/s of plane bytes both ways on the test VM (llama34m.f16's
-// 32 MB of exponent planes took 5.6 s to decode), where Huffman decodes at over 1 GB/s, so mln-compress uses it only at its strongest levels (kContextModelLevel), and on
-// planes over 256 KiB only where it saves a sixteenth of what zstd keeps (codec.cc).
+// 32 MB of exponent planes took 5.6 s to decode), where Huffman decodes at over 1 GB/s. So
+// mln-compress uses it only at its strongest levels (kContextModelLevel), and on planes over
+// 256 KiB only where it saves a sixteenth of what zstd keeps (codec.cc).
 #pragma once
 
 #include <cstdint>

@@ -209,6 +209,51 @@ def bitmap(values, width, methods, tail=b""):  # codec 6: runs of rising integer
 rows = [c for r in range(12) for c in range(200) if (c * 7 + r * 3) % 10 < 7]
 put("byteplane_decode", "bitmap_u8", len(rows), 100, bitmap(rows, 1, [0, 1]))
 put("byteplane_decode", "bitmap_u16_tail", 2 * len(rows) + 1, 102, bitmap([c * 3 for c in rows], 2, [1, 0], tail=b"\x05"))
+# Plane method 2, the context model, encoded here from its description in mln-stream.5: the
+# seed also checks that description (tests/unit/codecs/context_model_test.cc decodes it).
+def context(plane, stride):
+    import math
+    pts = [min(4095, max(1, round(4096 / (1 + math.exp(-(i - 16) / 2))))) for i in range(33)]
+    def squash(d):
+        d = max(-2047, min(2047, d))
+        w, i = d & 127, (d >> 7) + 16
+        return (pts[i] * (128 - w) + pts[i + 1] * w + 64) >> 7
+    st, nxt = [0] * 4096, 0
+    for d in range(-2047, 2048):
+        while nxt <= squash(d):
+            st[nxt] = d; nxt += 1
+    for j in range(nxt, 4096): st[j] = 2047
+    A = [[32768, 0] for _ in range(256)]
+    B = [[[32768, 0] for _ in range(256)] for _ in range(256)]
+    W = [[65536, 0] for _ in range(8)]
+    low, high, out = 0, 0xFFFFFFFF, bytearray()
+    def learn(c, bit):
+        c[0] += ((65535 if bit else 0) - c[0]) * (65536 // (2 * c[1] + 3)) >> 15
+        c[1] = min(255, c[1] + 1)
+    for i, byte in enumerate(plane):
+        ctx, n = plane[i - stride] if i >= stride else 0, 1
+        for depth in range(8):
+            bit = byte >> (7 - depth) & 1
+            a, b, w = A[n], B[ctx][n], W[depth]
+            sa, sb = st[a[0] >> 4], st[b[0] >> 4]
+            p = max(1, min(4095, squash(max(-2047, min(2047, (w[0] * sa + w[1] * sb) >> 16)))))
+            mid = low + ((high - low) * p >> 12)
+            if bit: high = mid
+            else: low = mid + 1
+            while (low ^ high) & 0xFF000000 == 0:
+                out.append(high >> 24)
+                low, high = (low << 8) & 0xFFFFFFFF, ((high << 8) & 0xFFFFFFFF) | 0xFF
+            err = (bit << 12) - p
+            w[0] += (sa * err) >> 10; w[1] += (sb * err) >> 10
+            learn(a, bit); learn(b, bit)
+            n = 2 * n + bit
+    out.append(low >> 24)
+    return bytes([1]) + struct.pack("<I", stride) + bytes(out)
+lo = bytes((i * 37 + 11) % 256 for i in range(600))
+hi = bytes([0x20, 0x21, 0xA0, 0x1C, 0x9C, 0x22][i % 6] ^ (i // 150) for i in range(600))
+cm = context(hi, 6)
+body = b"".join(bytes([m]) + struct.pack("<Q", len(g)) for g, m in ((lo, 0), (cm, 2)))
+put("byteplane_decode", "f16_context", 1200, 1, bytes([1, 2, 0, 0]) + body + lo + cm)
 PY
 
 # --- Manifests, keys, version state: first byte selects (fuzz_entry.h FuzzManifest).

@@ -6,6 +6,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "libstream/base/endian.h"
@@ -131,6 +133,24 @@ TEST(ContextModelTest, AStreamKeepsDecodingAsItWasWritten) {
   std::vector<uint8_t> back(plane.size());
   ASSERT_OK(ContextDecode(coded, back.data(), back.size(), "plane"));
   EXPECT_EQ(back, plane);
+}
+
+TEST(ContextModelTest, DecodesWhatItsDescriptionEncodes) {
+  // tests/fuzz/make_seeds.sh encodes this f16 tensor's high plane in Python, from the
+  // context model's description in man/mln-stream.5 alone: the decoder must agree with it.
+  std::ifstream seed(MLN_FUZZ_CORPUS "/byteplane_decode/f16_context", std::ios::binary);
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(seed)), {});
+  ASSERT_GT(bytes.size(), 8u) << "seed missing";
+  ASSERT_EQ(LoadLE<uint32_t>(bytes.data()), 1200u);
+  std::span<const uint8_t> stored(bytes.data() + 8, bytes.size() - 8);
+  ASSERT_EQ(stored[4 + 9], kGroupContext) << "the seed's high plane is not context-coded";
+  AlignedBuffer out;
+  ASSERT_OK(DecodePayload(static_cast<uint8_t>(Codec::kBytePlane), stored, 1200, out));
+  const uint8_t pattern[6] = {0x20, 0x21, 0xA0, 0x1C, 0x9C, 0x22};
+  for (size_t i = 0; i < 600; ++i) {
+    ASSERT_EQ(out.data()[2 * i], static_cast<uint8_t>((i * 37 + 11) % 256)) << "low byte " << i;
+    ASSERT_EQ(out.data()[2 * i + 1], pattern[i % 6] ^ (i / 150)) << "high byte " << i;
+  }
 }
 
 std::string DecodeError(std::span<const uint8_t> coded, size_t size) {
