@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "libstream/base/endian.h"
+#include "libstream/base/range_coder.h"
 
 namespace mln::codecs::internal {
 namespace {
@@ -16,7 +17,7 @@ constexpr size_t kMaxBytesPerCodedByte = 4096;  // see ContextDecode
 
 // Probabilities are 12-bit (P(bit = 1) in 1..4095); stretched values ln(p / (1 - p)) carry
 // 8 fractional bits and are clamped to +-2047 (p within 1/2900 of 0 or 1).
-constexpr int kProbBits = 12;
+constexpr int kProbBits = kRangeProbBits;
 constexpr int kStretchMax = 2047;
 
 // The logistic function 4096 / (1 + e^-x) at x = -8, -7.5, ..., 8 (stretched steps of 128),
@@ -127,71 +128,6 @@ class Model {
   std::array<std::array<int64_t, 2>, 8> weights_{};
 };
 
-// A binary arithmetic coder on 32-bit bounds: a bit of probability p narrows [low, high] to
-// its share, and settled leading bytes go out.
-class BitEncoder {
- public:
-  BitEncoder(uint8_t* dst, size_t cap) : dst_(dst), cap_(cap) {}
-  void Code(int bit, int p) {
-    const uint32_t mid = low_ + static_cast<uint32_t>((uint64_t{high_ - low_} * p) >> kProbBits);
-    if (bit) {
-      high_ = mid;
-    } else {
-      low_ = mid + 1;
-    }
-    while (((low_ ^ high_) & 0xff000000u) == 0) {
-      Put(static_cast<uint8_t>(high_ >> 24));
-      low_ <<= 8;
-      high_ = (high_ << 8) | 0xff;
-    }
-  }
-  // One byte settles the last interval: the decoder reads 0xff past the end, which keeps its
-  // value inside [low, high].
-  void Finish() { Put(static_cast<uint8_t>(low_ >> 24)); }
-  bool overflow() const { return overflow_; }
-  size_t size() const { return pos_; }
-
- private:
-  void Put(uint8_t b) {
-    if (pos_ < cap_) {
-      dst_[pos_++] = b;
-    } else {
-      overflow_ = true;
-    }
-  }
-  uint8_t* dst_;
-  size_t cap_;
-  size_t pos_ = 0;
-  bool overflow_ = false;
-  uint32_t low_ = 0, high_ = 0xffffffffu;
-};
-
-class BitDecoder {
- public:
-  explicit BitDecoder(std::span<const uint8_t> in) : in_(in) {
-    for (int i = 0; i < 4; ++i) x_ = (x_ << 8) | Next();
-  }
-  int Decode(int p) {
-    const uint32_t mid = low_ + static_cast<uint32_t>((uint64_t{high_ - low_} * p) >> kProbBits);
-    const int bit = x_ <= mid;
-    // Selects, not a branch: the bit is as unpredictable as the data.
-    high_ = bit ? mid : high_;
-    low_ = bit ? low_ : mid + 1;
-    while (((low_ ^ high_) & 0xff000000u) == 0) {
-      low_ <<= 8;
-      high_ = (high_ << 8) | 0xff;
-      x_ = (x_ << 8) | Next();
-    }
-    return bit;
-  }
-
- private:
-  uint32_t Next() { return pos_ < in_.size() ? in_[pos_++] : 0xff; }
-  std::span<const uint8_t> in_;
-  size_t pos_ = 0;
-  uint32_t low_ = 0, high_ = 0xffffffffu, x_ = 0;
-};
-
 }  // namespace
 
 uint32_t PickContextStride(std::span<const uint8_t> plane, std::span<const uint32_t> candidates) {
@@ -234,24 +170,25 @@ std::optional<size_t> ContextEncode(std::span<const uint8_t> plane, uint32_t str
   if (cap <= kHead || stride == 0) return std::nullopt;
   dst[0] = kVersion;
   StoreLE<uint32_t>(dst + 1, stride);
-  BitEncoder coder(dst + kHead, cap - kHead);
+  RangeEncoder coder(dst + kHead, cap - kHead);
   Model model;
   for (size_t i = 0; i < plane.size() && !coder.overflow(); ++i) {
     const int byte = plane[i];
     model.Byte(i >= stride ? plane[i - stride] : 0, [&](int depth, int p) {
       const int bit = (byte >> (7 - depth)) & 1;
-      coder.Code(bit, p);
+      coder.Encode(bit, (1 << kProbBits) - p);
       return bit;
     });
   }
-  coder.Finish();
-  if (coder.overflow() || kHead + coder.size() >= cap) return std::nullopt;
-  return kHead + coder.size();
+  const size_t coded = coder.Finish();
+  if (coded == 0 || kHead + coded >= cap) return std::nullopt;
+  return kHead + coded;
 }
 
 Result<void> ContextDecode(std::span<const uint8_t> in, uint8_t* out, size_t size,
                            const char* what) {
-  if (in.size() < kHead || in[0] != kVersion) {
+  // The coder flushes five bytes, the first of them always 0 (as LZMA's).
+  if (in.size() < kHead + 5 || in[0] != kVersion || in[kHead] != 0) {
     return Fail(Errc::kBadData, std::string(what) + ": bad context-model head");
   }
   const uint32_t stride = LoadLE<uint32_t>(in.data() + 1);
@@ -265,11 +202,12 @@ Result<void> ContextDecode(std::span<const uint8_t> in, uint8_t* out, size_t siz
                                     std::to_string(in.size()) + " bytes cannot hold " +
                                     std::to_string(size));
   }
-  BitDecoder coder(in.subspan(kHead));
+  RangeDecoder coder(in.data() + kHead, in.size() - kHead);
   Model model;
   for (size_t i = 0; i < size; ++i) {
-    out[i] = static_cast<uint8_t>(
-        model.Byte(i >= stride ? out[i - stride] : 0, [&](int, int p) { return coder.Decode(p); }));
+    out[i] = static_cast<uint8_t>(model.Byte(i >= stride ? out[i - stride] : 0, [&](int, int p) {
+      return static_cast<int>(coder.Decode((1 << kProbBits) - p));
+    }));
   }
   return {};
 }

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "libstream/base/range_coder.h"
 #include "libstream/kernels/quant_blocks.h"
 
 // Compiled with -ffp-contract=off (libstream/CMakeLists.txt): the contexts come from float
@@ -14,108 +15,48 @@ namespace mln::kernels {
 namespace {
 
 constexpr uint8_t kFormat = 1;       // first payload byte: the layout below
-constexpr unsigned kProbBits = 12;   // probabilities of a 0 bit, in 1/4096
+constexpr unsigned kProbBits = kRangeProbBits;  // probabilities of a 0 bit, in 1/4096
 constexpr uint16_t kProbHalf = 1u << (kProbBits - 1);
 constexpr unsigned kAdaptShift = 5;  // each bit moves its probability 1/32 of the way
-constexpr uint32_t kTop = 1u << 24;  // the range is renormalised below this
 
-// The binary range coder of LZMA (a 32-bit range, carries into the bytes already written
-// kept back in `cache_`/`pending_`), with probabilities that adapt after every bit.
-class RangeEncoder {
+// Moves the probability of a 0 bit 1/32 of the way towards the bit just coded.
+void Adapt(uint16_t& p, unsigned bit) {
+  if (bit == 0) {
+    p = static_cast<uint16_t>(p + (((1u << kProbBits) - p) >> kAdaptShift));
+  } else {
+    p = static_cast<uint16_t>(p - (p >> kAdaptShift));
+  }
+}
+
+// The range coder (base/range_coder.h) with probabilities that adapt after every bit. One
+// model drives both directions through Code(p, bit).
+class AdaptiveEncoder {
  public:
-  RangeEncoder(uint8_t* out, size_t cap) : out_(out), cap_(cap) {}
-
+  AdaptiveEncoder(uint8_t* out, size_t cap) : coder_(out, cap) {}
   unsigned Code(uint16_t& p, unsigned bit) {
-    uint32_t bound = (range_ >> kProbBits) * p;
-    if (bit == 0) {
-      range_ = bound;
-      p = static_cast<uint16_t>(p + (((1u << kProbBits) - p) >> kAdaptShift));
-    } else {
-      low_ += bound;
-      range_ -= bound;
-      p = static_cast<uint16_t>(p - (p >> kAdaptShift));
-    }
-    while (range_ < kTop) {
-      range_ <<= 8;
-      ShiftLow();
-    }
+    coder_.Encode(bit, p);
+    Adapt(p, bit);
     return bit;
   }
-
   /// Bytes written, or 0 when they did not fit.
-  size_t Finish() {
-    for (int i = 0; i < 5; ++i) ShiftLow();
-    return overflow_ ? 0 : size_;
-  }
+  size_t Finish() { return coder_.Finish(); }
 
  private:
-  void ShiftLow() {
-    if (static_cast<uint32_t>(low_) < 0xFF000000u || (low_ >> 32) != 0) {
-      auto carry = static_cast<uint8_t>(low_ >> 32);
-      uint8_t byte = cache_;
-      do {
-        Put(static_cast<uint8_t>(byte + carry));
-        byte = 0xFF;
-      } while (--pending_ != 0);
-      cache_ = static_cast<uint8_t>(low_ >> 24);
-    }
-    ++pending_;
-    low_ = (low_ & 0x00FFFFFFu) << 8;
-  }
-
-  void Put(uint8_t b) {
-    if (size_ < cap_) out_[size_++] = b;
-    else overflow_ = true;
-  }
-
-  uint64_t low_ = 0;
-  uint32_t range_ = 0xFFFFFFFFu;
-  uint8_t cache_ = 0;
-  uint64_t pending_ = 1;
-  uint8_t* out_;
-  size_t cap_;
-  size_t size_ = 0;
-  bool overflow_ = false;
+  RangeEncoder coder_;
 };
 
-class RangeDecoder {
+class AdaptiveDecoder {
  public:
-  RangeDecoder(const uint8_t* in, size_t n) : in_(in), n_(n) {
-    for (int i = 0; i < 5; ++i) code_ = (code_ << 8) | Next();
-  }
-
-  /// The next bit; the argument is ignored (it is the encoder's bit, so one model drives
-  /// both directions).
+  AdaptiveDecoder(const uint8_t* in, size_t n) : coder_(in, n) {}
+  /// The next bit; the argument is ignored (it is the encoder's bit).
   unsigned Code(uint16_t& p, unsigned /*bit*/) {
-    uint32_t bound = (range_ >> kProbBits) * p;
-    unsigned bit;
-    if (code_ < bound) {
-      range_ = bound;
-      p = static_cast<uint16_t>(p + (((1u << kProbBits) - p) >> kAdaptShift));
-      bit = 0;
-    } else {
-      code_ -= bound;
-      range_ -= bound;
-      p = static_cast<uint16_t>(p - (p >> kAdaptShift));
-      bit = 1;
-    }
-    while (range_ < kTop) {
-      range_ <<= 8;
-      code_ = (code_ << 8) | Next();
-    }
+    unsigned bit = coder_.Decode(p);
+    Adapt(p, bit);
     return bit;
   }
 
  private:
-  // Past the end a damaged payload reads zeros: the output keeps its size and the op's
-  // checksum reports it.
-  uint8_t Next() { return pos_ < n_ ? in_[pos_++] : 0; }
-
-  const uint8_t* in_;
-  size_t n_;
-  size_t pos_ = 0;
-  uint32_t code_ = 0;
-  uint32_t range_ = 0xFFFFFFFFu;
+  RangeDecoder coder_;
 };
 
 // Contexts of the change of one q: the shift its block's new scale predicts, in eighths
@@ -258,7 +199,7 @@ size_t EncodeQ8Delta(const uint8_t* base, const uint8_t* target, size_t n, uint8
                      size_t cap) {
   if (cap < 2) return 0;
   out[0] = kFormat;
-  RangeEncoder enc(out + 1, cap - 1);
+  AdaptiveEncoder enc(out + 1, cap - 1);
   // Run only reads `target` when encoding.
   Run(enc, base, const_cast<uint8_t*>(target), n, true);
   size_t size = enc.Finish();
@@ -268,7 +209,7 @@ size_t EncodeQ8Delta(const uint8_t* base, const uint8_t* target, size_t n, uint8
 bool DecodeQ8Delta(const uint8_t* base, const uint8_t* payload, size_t payload_size, size_t n,
                    uint8_t* target) {
   if (payload_size < 1 || payload[0] != kFormat) return false;
-  RangeDecoder dec(payload + 1, payload_size - 1);
+  AdaptiveDecoder dec(payload + 1, payload_size - 1);
   Run(dec, base, target, n, false);
   return true;
 }

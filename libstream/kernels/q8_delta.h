@@ -11,9 +11,8 @@
 // decodes the block's new d first, so it knows both. On a real re-quantized model this
 // takes the Q8_0 tensors from 1.43 MB (zstd -19 of the byte-wise delta) to about 1.05 MB.
 //
-// Hand-written because no library offers it: zstd and xz have range or ANS coders only
-// inside their own formats, with their own fixed models, not as a coder a caller drives
-// with its own contexts.
+// Hand-written because no library offers it: the coder is base/range_coder.h's, the model
+// is this file's.
 //
 // Bytes after the last whole block (alignment padding an op took in) are coded as a
 // byte-wise difference.

@@ -226,7 +226,16 @@ def context(plane, stride):
     A = [[32768, 0] for _ in range(256)]
     B = [[[32768, 0] for _ in range(256)] for _ in range(256)]
     W = [[65536, 0] for _ in range(8)]
-    low, high, out = 0, 0xFFFFFFFF, bytearray()
+    low, rng, cache, pending, out = 0, 0xFFFFFFFF, 0, 1, bytearray()
+    def shift_low():
+        nonlocal low, cache, pending
+        if low < 0xFF000000 or low >= 1 << 32:
+            carry, byte = low >> 32, cache
+            while pending:
+                out.append((byte + carry) & 0xFF); byte = 0xFF; pending -= 1
+            cache = (low >> 24) & 0xFF
+        pending += 1
+        low = (low & 0x00FFFFFF) << 8
     def learn(c, bit):
         c[0] += ((65535 if bit else 0) - c[0]) * (65536 // (2 * c[1] + 3)) >> 15
         c[1] = min(255, c[1] + 1)
@@ -237,17 +246,16 @@ def context(plane, stride):
             a, b, w = A[n], B[ctx][n], W[depth]
             sa, sb = st[a[0] >> 4], st[b[0] >> 4]
             p = max(1, min(4095, squash(max(-2047, min(2047, (w[0] * sa + w[1] * sb) >> 16)))))
-            mid = low + ((high - low) * p >> 12)
-            if bit: high = mid
-            else: low = mid + 1
-            while (low ^ high) & 0xFF000000 == 0:
-                out.append(high >> 24)
-                low, high = (low << 8) & 0xFFFFFFFF, ((high << 8) & 0xFFFFFFFF) | 0xFF
+            bound = (rng >> 12) * (4096 - p)
+            if bit: low, rng = low + bound, rng - bound
+            else: rng = bound
+            while rng < 1 << 24:
+                rng <<= 8; shift_low()
             err = (bit << 12) - p
             w[0] += (sa * err) >> 10; w[1] += (sb * err) >> 10
             learn(a, bit); learn(b, bit)
             n = 2 * n + bit
-    out.append(low >> 24)
+    for _ in range(5): shift_low()
     return bytes([1]) + struct.pack("<I", stride) + bytes(out)
 lo = bytes((i * 37 + 11) % 256 for i in range(600))
 hi = bytes([0x20, 0x21, 0xA0, 0x1C, 0x9C, 0x22][i % 6] ^ (i // 150) for i in range(600))

@@ -119,7 +119,7 @@ TEST(ContextModelTest, NoStrideCandidatesMeansThePreviousByte) {
 }
 
 constexpr const char* kGolden = 
-    "0104000000ff51075c536e092f0667ac8496355d0dc128d976e77ee9ebd77d436fb7bb358d70e90df290";
+    "01040000000000aef322cc5fd5a9b170df8d3aa8ffb1bdb3590c5c1dffe5e6ccfb2d6efa2a4643451f007f7d06a9";
 
 TEST(ContextModelTest, AStreamKeepsDecodingAsItWasWritten) {
   // The coded bits are the wire format: any change to the model, the coder or their tables
@@ -168,18 +168,21 @@ TEST(ContextModelTest, BadGroupsAreRefusedAndDamageStaysInBounds) {
   std::vector<uint8_t> v2 = coded;
   v2[0] = 2;
   EXPECT_EQ(DecodeError(v2, hi.size()), "byteplane payload: bad context-model head");
+  std::vector<uint8_t> first = coded;  // the coder's first byte is always 0
+  first[5] = 1;
+  EXPECT_EQ(DecodeError(first, hi.size()), "byteplane payload: bad context-model head");
   std::vector<uint8_t> zero = coded;
   StoreLE<uint32_t>(zero.data() + 1, 0);
   EXPECT_EQ(DecodeError(zero, hi.size()), "byteplane payload: context-model stride 0");
   // A handful of bytes cannot claim a whole frame's worth of output.
-  EXPECT_EQ(DecodeError(std::span<const uint8_t>(coded).first(8), 100 << 20),
-            "byteplane payload: context-model group of 8 bytes cannot hold 104857600");
+  EXPECT_EQ(DecodeError(std::span<const uint8_t>(coded).first(12), 100 << 20),
+            "byteplane payload: context-model group of 12 bytes cannot hold 104857600");
   // Cut or flipped bits decode to other bytes (the frame checksum rejects them), never
   // outside the output: ASan watches the buffers here.
-  for (size_t cut : {size_t{6}, coded.size() / 2, coded.size() - 1}) {
+  for (size_t cut : {size_t{10}, coded.size() / 2, coded.size() - 1}) {
     EXPECT_EQ(DecodeError(std::span<const uint8_t>(coded).first(cut), hi.size()), "");
   }
-  for (size_t at = 5; at < coded.size(); at += coded.size() / 7) {
+  for (size_t at = 6; at < coded.size(); at += coded.size() / 7) {
     std::vector<uint8_t> flipped = coded;
     flipped[at] ^= 0x10;
     std::vector<uint8_t> out(hi.size());
