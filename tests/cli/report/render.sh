@@ -17,6 +17,8 @@ verify${t}/c/m.gguf${t}1000000${t}mln-verify --check${t}0.25
 delta${t}pairA${t}mln-diff|mln-compress${t}1000000${t}1000${t}0.5${t}10240${t}0.2${t}8192${t}yes
 delta${t}pairA${t}bsdiff${t}1000000${t}2000${t}5.0${t}102400${t}0.3${t}8192${t}yes
 quant${t}q8_0 (-T 1)${t}1000${t}2000${t}yes
+tflite${t}/c/a.tflite${t}1000${t}mln-compress -l 19${t}800${t}0.01
+tflitemedian${t}mln-compress -l 19${t}81.55${t}13${t}1.234
 quantfilter${t}q4_k${t}2${t}0.93${t}0.51${t}72${t}39.3
 TSV
 MLN_REPORT_FROM="$T/in.tsv" "$root/bench/report" -o "$T/out" 2>"$T/err" ||
@@ -28,6 +30,7 @@ has "| big.gguf | mln-parse |  |  |  | 40.0 |"
 # Rows from before the decode column (seven fields) leave it empty.
 has "| m.gguf | 1.0 | mln-compress -T1 | 50.00% | 2 | 4 |  |"
 has "| m.gguf | 1.0 | zstd -3 | 70.00% | 10 |  |  |"
+has "| mln-compress -l 19 | 81.55% | 13 | 1.234 |"
 has "| m.gguf | 1.0 | mln-compress (all cores) | 50.00% | 4 | 2 | 8 |"
 has "| m.gguf | 1.0 | mln-verify --check | 0.250 | 4 |"
 has "| pairA | mln-diff\|mln-compress | 0.100% | 0.50 | 10.0 | 0.20 | 8.0 | yes |"
