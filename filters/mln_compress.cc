@@ -154,7 +154,7 @@ int Main(int argc, char** argv) {
   app.add_option("-l,--level", args.level,
                  "zstd level of the entropy stage (default: 1 for byte planes and fields, 3 for "
                  "zstd, 9 for bundles; from 10, gains under 1/32 are coded too; from 16, float "
-                 "exponent planes also try a context model: smaller, decodes at xz-like speed)")
+                 "byte planes also try a context model: smaller, decodes at xz-like speed)")
       ->check(CLI::Range(1, 19));
   app.add_option("--codec", args.codec, "Force a codec: raw, zstd, byteplane, fields, palette, bitmap (default: chosen per frame)");
   mln::cli::AddCommonOptions(app, args.common);

@@ -13,7 +13,8 @@
 
 namespace mln {
 
-/// Probabilities are of a 0 bit, in units of 1/4096, and must lie in 1..4095.
+/// Probabilities are of a 0 bit, in units of 1/4096, and must lie in 1..4095: at 0 or 4096
+/// a bit could leave an empty range, which no renormalisation recovers from.
 inline constexpr unsigned kRangeProbBits = 12;
 
 class RangeEncoder {

@@ -131,7 +131,7 @@ AlignedBuffer& PlaneScratch(size_t bytes) {
 // the fast levels ask a little more, and the strong ones and patch ops (compressed once,
 // sent many times) take every byte.
 //
-// The context model decodes at tens of MB/s, not GB/s: only the strongest levels, where
+// The context model decodes at about 10 MB/s, not GB/s: only the strongest levels, where
 // zstd itself compresses at a few MB/s, ask for it, and never patch ops, which a device
 // applies at hundreds of MB/s.
 GroupCoding CodingFor(int level, bool patch_op) {
@@ -160,11 +160,13 @@ bool PackGroup(std::span<const uint8_t> group, const GroupCoding& coding, Aligne
   if (cap != 0 && SampledEntropy(group) < kIncompressibleBits) {
     packed = ZstdCompressInto(group, coding.level, out.data() + pos, cap);
     if (coding.context_model && !context_strides.empty()) {
-      // The context model decodes some 50 times slower than Huffman: it has to save a
-      // sixteenth of what zstd keeps. On llama34m.f16 it saved 0.6% of the exponent planes
-      // and took decoding from 1 to 6 s; on face_landmark's mesh kernel, 20%.
+      // The context model decodes some 100 times slower than Huffman: on large planes it has
+      // to save a sixteenth of what zstd (or the raw plane) keeps. On llama34m.f16 it saved
+      // 0.6% of the exponent planes and took decoding from 1 to 6 s; on face_landmark's mesh
+      // kernel, 20%.
+      const size_t beat = packed ? *packed : group.size();
       const size_t model_cap =
-          !packed ? cap : *packed - (group.size() > kContextAnyGain ? *packed / kContextMinGain : 0);
+          std::min(cap, beat - (group.size() > kContextAnyGain ? beat / kContextMinGain : 0));
       thread_local AlignedBuffer model_out;
       model_out.Resize(model_cap);
       if (auto modelled = ContextEncode(group, PickContextStride(group, context_strides),
@@ -240,22 +242,25 @@ struct PayloadShape {
 
 // Strides, in elements, at which a float tensor's elements have neighbours that share their
 // scale: the suffix products of its shape (a row, a kernel's input channels, one output
-// channel) and two to four output channels (a landmark head interleaves x, y and z). Shapes
-// come from the stream and may be anything: strides stop at 2^24.
+// channel) and two to four output channels (a landmark head interleaves x, y and z); 1 for
+// a vector. Shapes come from the stream and may be anything: strides stop at 2^24.
 std::vector<uint32_t> ContextStrides(const std::vector<int64_t>& shape) {
   constexpr int64_t kMaxStride = int64_t{1} << 24;
   std::vector<uint32_t> strides;
   int64_t product = 1;
   for (size_t k = shape.size(); k-- > 1;) {
-    if (shape[k] <= 0 || product * shape[k] > kMaxStride) break;
+    if (shape[k] <= 0 || shape[k] > kMaxStride / product) break;
     product *= shape[k];
-    if (product > 1) strides.push_back(static_cast<uint32_t>(product));
-  }
-  if (product > 1) {
-    for (int64_t m = 2; m <= 4 && m * product <= kMaxStride; ++m) {
-      strides.push_back(static_cast<uint32_t>(m * product));
+    // Dimensions of 1 ({360, 1, 1, 32}) would repeat a stride.
+    if (product > 1 && (strides.empty() || strides.back() != product)) {
+      strides.push_back(static_cast<uint32_t>(product));
     }
   }
+  for (int64_t m = 2; m <= 4 && product > 1 && m * product <= kMaxStride; ++m) {
+    strides.push_back(static_cast<uint32_t>(m * product));
+  }
+  // A vector (a bias, a norm's scale) has only its neighbours: the byte before.
+  if (strides.empty()) strides.push_back(1);
   return strides;
 }
 
@@ -340,7 +345,8 @@ Result<void> DecodeBytePlane(std::span<const uint8_t> in, uint64_t decoded_size,
     // A raw plane is merged straight from the payload, no copy.
     MLN_TRY(ptrs[b], internal::UnpackGroup(in, pos, entry, entry + 1, n,
                                            [&] { return planes.data() + b * n; },
-                                           {"byteplane payload", "plane", "plane"}));
+                                           {"byteplane payload", "plane", "plane"},
+                                           /*context_model=*/true));
   }
   if (in.size() - pos != tail) return Fail(Errc::kBadData, "byteplane payload: bad tail length");
   out.Resize(decoded_size);

@@ -53,7 +53,8 @@ inline constexpr uint8_t kGroupRaw = 0, kGroupZstd = 1, kGroupContext = 2;
 /// method byte to `method` and the stored length (u64 LE) to `stored_length`, and advances
 /// `pos`; false when the group would pass `limit` (the whole payload would not be smaller
 /// than its input). With `context_strides` (candidate strides of a float plane) and
-/// `coding.context_model`, the context model competes with zstd and the smaller is kept.
+/// `coding.context_model`, the context model competes with zstd: kept when smaller, and on
+/// groups over 256 KiB only when at least 1/16 smaller (it decodes far slower).
 bool PackGroup(std::span<const uint8_t> group, const GroupCoding& coding, AlignedBuffer& out,
                size_t& pos, size_t limit, uint8_t* method, uint8_t* stored_length,
                std::span<const uint32_t> context_strides = {});
@@ -71,11 +72,13 @@ struct GroupName {
 /// returns where its `size` decoded bytes are: in `in` for a raw group, else in the buffer
 /// `dst()` returns (at least `size` bytes; asked only for a coded group), decompressed.
 /// A group past the end of `in`, a raw group of another size, a coded one that does not
-/// decode to exactly `size` bytes or an unknown method fails with Errc::kBadData.
+/// decode to exactly `size` bytes or an unknown method fails with Errc::kBadData. The
+/// context model is a known method only where `context_model` says so (byte planes).
 template <typename Dst>
 Result<const uint8_t*> UnpackGroup(std::span<const uint8_t> in, size_t& pos,
                                    const uint8_t* method, const uint8_t* stored_length,
-                                   size_t size, Dst dst, const GroupName& name) {
+                                   size_t size, Dst dst, const GroupName& name,
+                                   bool context_model = false) {
   const uint64_t len = LoadLE<uint64_t>(stored_length);
   auto fail = [&](const std::string& what) {
     return Fail(Errc::kBadData, std::string(name.payload) + ": " + what);
@@ -87,7 +90,7 @@ Result<const uint8_t*> UnpackGroup(std::span<const uint8_t> in, size_t& pos,
     if (len != size) return fail(std::string("raw ") + name.group + " of wrong size");
     return stored.data();
   }
-  if (*method != kGroupZstd && *method != kGroupContext) {
+  if (*method != kGroupZstd && !(context_model && *method == kGroupContext)) {
     return fail(std::string("unknown ") + name.method + " method");
   }
   uint8_t* out = dst();

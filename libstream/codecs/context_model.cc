@@ -1,6 +1,8 @@
 #include "libstream/codecs/context_model.h"
 
+#include <algorithm>
 #include <array>
+#include <memory>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -16,7 +18,7 @@ constexpr size_t kHead = 5;  // version, stride u32 LE
 constexpr size_t kMaxBytesPerCodedByte = 4096;  // see ContextDecode
 
 // Probabilities are 12-bit (P(bit = 1) in 1..4095); stretched values ln(p / (1 - p)) carry
-// 8 fractional bits and are clamped to +-2047 (p within 1/2900 of 0 or 1).
+// 8 fractional bits and are clamped to +-2047 (where squash reaches 1 and 4095).
 constexpr int kProbBits = kRangeProbBits;
 constexpr int kStretchMax = 2047;
 
@@ -65,9 +67,10 @@ constexpr SquashTable kSquash;
 // updates, so it starts as a frequency count and settles at a rate of 1/kSettled: exponent
 // statistics of a tensor are stationary, and a slow rate costs less than it loses.
 struct Counter {
-  uint16_t p = 1 << 15;
-  uint16_t n = 0;
+  uint16_t p;
+  uint16_t n;
 };
+constexpr Counter kFreshCounter{1 << 15, 0};
 constexpr int kSettled = 255;
 struct RateTable {
   std::array<int32_t, kSettled + 1> v{};
@@ -89,7 +92,10 @@ inline void Learn(Counter& c, int bit) {
 // planes (face_landmark) for a third more time.
 class Model {
  public:
-  Model() : under_stride_(256 * 256) {
+  // The table under the byte `stride` back is 256 KiB: its rows are set up as they are first
+  // used, so a small plane (or a short hostile group) does not pay for all of them.
+  Model() : under_stride_(new Counter[256 * 256]) {
+    order0_.fill(kFreshCounter);
     for (auto& w : weights_) w = {1 << 16, 0};  // starts trusting order 0, learns the other
   }
 
@@ -99,6 +105,10 @@ class Model {
   template <typename CodeBit>
   int Byte(uint8_t back, CodeBit&& code_bit) {
     Counter* under = &under_stride_[static_cast<size_t>(back) * 256];
+    if (!row_ready_[back]) {
+      std::fill_n(under, 256, kFreshCounter);
+      row_ready_[back] = true;
+    }
     int node = 1;
     for (int depth = 0; depth < 8; ++depth) {
       Counter& a = order0_[node];
@@ -123,8 +133,9 @@ class Model {
   }
 
  private:
-  std::array<Counter, 256> order0_{};
-  std::vector<Counter> under_stride_;
+  std::array<Counter, 256> order0_;
+  std::unique_ptr<Counter[]> under_stride_;  // uninitialised until row_ready_
+  std::array<bool, 256> row_ready_{};
   std::array<std::array<int64_t, 2>, 8> weights_{};
 };
 

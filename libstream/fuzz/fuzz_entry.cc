@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <charconv>
@@ -19,6 +20,7 @@
 #include "libstream/base/endian.h"
 #include "libstream/codecs/bundle.h"
 #include "libstream/codecs/codec.h"
+#include "libstream/codecs/context_model.h"
 #include "libstream/crypto/digest.h"
 #include "libstream/crypto/sign.h"
 #include "libstream/delta/apply.h"
@@ -211,6 +213,22 @@ void DecodeWithCodec(stream::Codec codec, const uint8_t* data, size_t size) {
       (decoded.size() != 0 && std::memcmp(f.payload.data(), decoded.data(), decoded.size()))) {
     Broken("decode(encode(x)) != x");
   }
+}
+
+// The context model's encoder on arbitrary planes (its decoder sees fuzzed groups through
+// the byteplane codec): whatever it codes, at any stride, must decode to itself.
+void ContextRoundTrip(const uint8_t* data, size_t size) {
+  if (size < 2) return;
+  const uint32_t stride = 1 + data[0] % 97;
+  std::span<const uint8_t> plane(data + 1, size - 1);
+  std::vector<uint8_t> coded(2 * plane.size() + 64);  // room for any overhead of learning
+  auto n = codecs::internal::ContextEncode(plane, stride, coded.data(), coded.size());
+  if (!n) Broken("the context model did not code a plane in twice its size");
+  std::vector<uint8_t> back(plane.size());
+  if (!codecs::internal::ContextDecode({coded.data(), *n}, back.data(), back.size(), "fuzz")) {
+    Broken("the context model refuses what it coded");
+  }
+  if (!std::equal(back.begin(), back.end(), plane.begin())) Broken("context decode(encode(x)) != x");
 }
 
 // SHA-256 of PatchFuzzBase(). make_seeds.sh checks the base it writes with Python against
@@ -532,15 +550,15 @@ int FuzzZstdDecode(const uint8_t* data, size_t size) {
 }
 
 // The table codecs (byteplane, fields for quantized blocks, palette, bundle bodies, index
-// bitmaps) each
-// parse a head, a table or frame prefixes, and stored parts: one target feeds the same
-// input to each.
+// bitmaps) each parse a head, a table or frame prefixes, and stored parts: one target feeds
+// the same input to each, and to the context model's encoder as a plane.
 int FuzzBytePlaneDecode(const uint8_t* data, size_t size) {
   DecodeWithCodec(stream::Codec::kBytePlane, data, size);
   DecodeWithCodec(stream::Codec::kBlockFields, data, size);
   DecodeWithCodec(stream::Codec::kPalette, data, size);
   DecodeWithCodec(stream::Codec::kBundle, data, size);
   DecodeWithCodec(stream::Codec::kIndexBitmap, data, size);
+  ContextRoundTrip(data, size);
   return 0;
 }
 

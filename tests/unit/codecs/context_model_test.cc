@@ -153,6 +153,39 @@ TEST(ContextModelTest, DecodesWhatItsDescriptionEncodes) {
   }
 }
 
+TEST(ContextModelTest, OnlyBytePlanesTakeIt) {
+  // Method 2 in a fields table (a Q8_0 payload's first field) is refused as unknown: other
+  // codecs' groups never hold it, as mln-stream.5 says.
+  std::vector<uint8_t> raw = testing::RandomBytes(34 * 200, 6);
+  for (size_t b = 0; b < 200; ++b) raw[34 * b] = raw[34 * b + 1] = 0x3c;  // one scale: d 1.0
+  stream::Frame f = testing::MakeFrame(stream::FrameKind::kTensor, "q", raw);
+  f.header.dtype = static_cast<uint32_t>(Dtype::kQ8_0);
+  ASSERT_OK(EncodeFrame(f, {19, Codec::kBlockFields}));
+  ASSERT_EQ(f.header.codec, static_cast<uint8_t>(Codec::kBlockFields));
+  AlignedBuffer out;
+  ASSERT_OK(DecodePayload(f.header.codec, f.payload.span(), raw.size(), out));
+  f.payload.data()[6] = kGroupContext;  // head (4), then the first entry's u16 length
+  auto r = DecodePayload(f.header.codec, f.payload.span(), raw.size(), out);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("unknown"), std::string::npos) << r.error().message;
+}
+
+TEST(ContextModelTest, HostileShapesGiveNoStrides) {
+  // Shapes come from the stream: dimensions whose product overflows, zero or negative ones
+  // and a vector all code and decode back at level 19 (UBSan watches the arithmetic).
+  std::vector<uint8_t> raw = LandmarkKernel(10, 16, 7);
+  const std::vector<std::vector<int64_t>> shapes = {
+      {1, int64_t{1} << 62, 2}, {4, -3, 80}, {2, 0, 240}, {480}, {}, {1, 1, 1, 480}};
+  for (const auto& shape : shapes) {
+    stream::Frame f = testing::MakeFrame(stream::FrameKind::kTensor, "w", raw);
+    f.header.dtype = static_cast<uint32_t>(Dtype::kF16);
+    f.header.shape = shape;
+    ASSERT_OK(EncodeFrame(f, {19, std::nullopt}));
+    ASSERT_OK(DecodeFrame(f));
+    EXPECT_EQ(std::memcmp(f.payload.data(), raw.data(), raw.size()), 0);
+  }
+}
+
 std::string DecodeError(std::span<const uint8_t> coded, size_t size) {
   std::vector<uint8_t> out(size);
   auto r = ContextDecode(coded, out.data(), size, "byteplane payload");
