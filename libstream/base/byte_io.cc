@@ -368,8 +368,8 @@ Result<void> ByteSink::Write(const void* src, size_t n) {
   position_ += n;
   if (n >= kDirectIo || buf_.size() + n > kWriteBuffer) MLN_RETURN_IF_ERROR(Drain());
   if (n >= kDirectIo) return WriteRaw(src, n);
-  auto p = static_cast<const uint8_t*>(src);
-  buf_.insert(buf_.end(), p, p + n);
+  buf_.Reserve(kWriteBuffer);  // once: the block is kept and refilled
+  buf_.Append(src, n);
   return {};
 }
 
@@ -386,7 +386,7 @@ Result<void> ByteSink::WriteZeros(size_t n) {
 Result<void> ByteSink::Drain() {
   if (buf_.empty()) return {};
   auto r = WriteRaw(buf_.data(), buf_.size());
-  buf_.clear();
+  buf_.Clear();
   return r;
 }
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "libstream/base/aligned_buffer.h"
 #include "libstream/base/status.h"
 
 namespace mln {
@@ -104,7 +105,10 @@ class ByteSink {
 
   std::string name_;
   uint64_t position_ = 0;
-  std::vector<uint8_t> buf_;
+  // Small writes gather here up to 1 MiB: one pooled block, mapped and populated at once.
+  // A vector grew to it by doubling, and its fresh pages were half the page faults of
+  // mln-compress -dc on a model of small tensors.
+  AlignedBuffer buf_;
 };
 
 /// Writes a file descriptor (never closes it: the owner commits or discards the file).
