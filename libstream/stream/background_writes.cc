@@ -33,14 +33,17 @@ Result<void> BackgroundWrites::Push(Job job) {
   std::unique_lock lock(mu_);
   // An oversized job waits until nothing else is held, so the bound stays kMaxBytes or
   // one job.
-  room_.wait(lock, [&] {
-    return failed_ || queued_bytes_ == 0 || queued_bytes_ + bytes <= kMaxBytes;
-  });
+  auto room = [&] { return failed_ || queued_bytes_ == 0 || queued_bytes_ + bytes <= kMaxBytes; };
+  if (!room()) {
+    wake_.notify_one();  // the writer may be waiting for a batch: this is one
+    room_.wait(lock, room);
+  }
   if (failed_) return Fail(error_);
   queued_bytes_ += bytes;
   jobs_.push_back(std::move(job));
+  const bool batch = queued_bytes_ >= kWakeBytes;
   lock.unlock();
-  wake_.notify_one();
+  if (batch) wake_.notify_one();
   return {};
 }
 
@@ -52,6 +55,7 @@ Result<void> BackgroundWrites::Check() {
 
 Result<void> BackgroundWrites::Drain() {
   std::unique_lock lock(mu_);
+  wake_.notify_one();  // whatever is queued, however little
   room_.wait(lock, [&] { return failed_ || (jobs_.empty() && !busy_); });
   if (failed_) return Fail(error_);
   return {};

@@ -40,7 +40,13 @@ void ReadAhead::Run() {
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      room_.wait(lock, [&] { return stop_ || frames_.empty() || bytes_ < kMaxBytes; });
+      if (!frames_.empty() && bytes_ >= kMaxBytes) {
+        // Full: wait until half is taken, so the consumer wakes this thread once per half
+        // queue rather than once per frame (a context switch each way, per small frame).
+        waiting_for_room_ = true;
+        room_.wait(lock, [&] { return stop_ || frames_.empty() || bytes_ <= kMaxBytes / 2; });
+        waiting_for_room_ = false;
+      }
       if (stop_) return;
     }
     bool more;
@@ -83,8 +89,9 @@ Result<std::optional<Frame>> ReadAhead::Next() {
     auto [f, bytes] = std::move(frames_.front());
     frames_.pop_front();
     bytes_ -= bytes;
+    const bool room = waiting_for_room_ && (frames_.empty() || bytes_ <= kMaxBytes / 2);
     lock.unlock();
-    room_.notify_one();
+    if (room) room_.notify_one();
     return std::move(f);
   }
   if (error_) return Fail(*error_);

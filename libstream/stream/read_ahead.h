@@ -53,6 +53,7 @@ class ReadAhead final : public FrameSource {
   bool ended_ = false;             // the source said end, or failed
   std::optional<Error> error_;
   bool stop_ = false;
+  bool waiting_for_room_ = false;  // the thread waits for the queue to fall to half
   std::thread thread_;  // last: starts once the members above exist
 };
 
