@@ -19,11 +19,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${MLN_BIN:-$ROOT/build/filters}"
 SLOW="${MLN_BENCH_SLOW:-1}"
 TSV="${MLN_BENCH_TSV:-/dev/null}"
-# Outputs go to tmpfs where there is one (MLN_BENCH_TMP overrides): on disk, writeback of
-# earlier outputs throttled whichever tool wrote next, and moved the MB/s columns by 2x.
-TMPROOT="${MLN_BENCH_TMP:-/dev/shm}"
-[ -d "$TMPROOT" ] && [ -w "$TMPROOT" ] || TMPROOT="${TMPDIR:-/tmp}"
-TMP=$(mktemp -d "$TMPROOT/mln-bench.XXXXXX"); trap 'rm -rf "$TMP"' EXIT
+. "$ROOT/bench/tmpdir.sh"
 
 secs() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); echo "$s $e" | awk '{print $2-$1}'; }
 # The fastest of RUNS runs (MLN_BENCH_RUNS, default 3), as zstd -b reports: on a shared VM

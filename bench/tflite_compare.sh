@@ -14,9 +14,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${MLN_BIN:-$ROOT/build/filters}"
 CORPUS="${CORPUS:-/tmp/mln-corpus}"
 TSV="${MLN_BENCH_TSV:-/dev/null}"
-TMPROOT="${MLN_BENCH_TMP:-/dev/shm}"
-[ -d "$TMPROOT" ] && [ -w "$TMPROOT" ] || TMPROOT="${TMPDIR:-/tmp}"
-TMP=$(mktemp -d "$TMPROOT/mln-bench.XXXXXX"); trap 'rm -rf "$TMP"' EXIT
+. "$ROOT/bench/tmpdir.sh"
 files=("$@")
 [ ${#files[@]} -gt 0 ] || files=("$CORPUS"/tflite/*.tflite)
 

@@ -8,6 +8,16 @@ trap 'rm -rf "$T"' EXIT
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
+# The two TFLite fixtures of many small f16 tensors (npm, pinned sha256): MediaPipe's
+# short-range face detector and its lite hand landmark model, one path a line.
+small_tflite_fixtures() {
+  local root dir
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+  dir=$("$root/scripts/fetch-fixtures" --print-dir)
+  ls "$dir"/mediapipe-face_detection-*/package/face_detection_short_range.tflite \
+     "$dir"/mediapipe-hands-*/package/hand_landmark_lite.tflite
+}
+
 # expect_exit CODE CMD...: runs CMD (stdin from $STDIN if set, else /dev/null), keeps its
 # stderr in $ERR and stdout in $T/out, and checks the exit code.
 expect_exit() {

@@ -4,10 +4,8 @@
 # file and than zstd -3 of it (without bundles, the short-range face detector came out at
 # 101.7% of its size), and every consumer still reads it back byte for byte.
 . "$(dirname "$0")/../lib.sh"
-root=$(cd "$(dirname "$0")/../../.." && pwd)
-dir=$("$root/scripts/fetch-fixtures" --print-dir)
-models=("$dir"/mediapipe-face_detection-*/package/face_detection_short_range.tflite
-        "$dir"/mediapipe-hands-*/package/hand_landmark_lite.tflite)
+mapfile -t models < <(small_tflite_fixtures)
+[ "${#models[@]}" = 2 ] || fail "expected 2 small TFLite fixtures, found ${#models[@]}"
 for m in "${models[@]}"; do
   [ -f "$m" ] || fail "missing fixture $m"
   mln-compress "$m" -o "$T/m.mlnz"

@@ -4,10 +4,8 @@
 # than level 15, whose planes are zstd's, and than xz -9; it decodes back byte for byte, and
 # damage to the coded bits is caught.
 . "$(dirname "$0")/../lib.sh"
-root=$(cd "$(dirname "$0")/../../.." && pwd)
-dir=$("$root/scripts/fetch-fixtures" --print-dir)
-models=("$dir"/mediapipe-face_detection-*/package/face_detection_short_range.tflite
-        "$dir"/mediapipe-hands-*/package/hand_landmark_lite.tflite)
+mapfile -t models < <(small_tflite_fixtures)
+[ "${#models[@]}" = 2 ] || fail "expected 2 small TFLite fixtures, found ${#models[@]}"
 for m in "${models[@]}"; do
   [ -f "$m" ] || fail "missing fixture $m"
   name=$(basename "$m")
