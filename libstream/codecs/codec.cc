@@ -141,7 +141,8 @@ GroupCoding CodingFor(int level, bool patch_op) {
 
 namespace {
 
-// The context model is kept only when it is at least 1/16 smaller than zstd (PackGroup).
+// On planes over kContextAnyGain the context model is kept only when it is at least 1/16
+// smaller than zstd or the raw plane (PackGroup); on smaller ones, for any gain.
 constexpr size_t kContextMinGain = 16;
 constexpr size_t kContextAnyGain = 256 << 10;
 
