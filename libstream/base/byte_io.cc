@@ -368,8 +368,7 @@ Result<void> ByteSink::Write(const void* src, size_t n) {
   position_ += n;
   if (n >= kDirectIo || buf_.size() + n > kWriteBuffer) MLN_RETURN_IF_ERROR(Drain());
   if (n >= kDirectIo) return WriteRaw(src, n);
-  buf_.Reserve(kWriteBuffer);  // once: the block is kept and refilled
-  buf_.Append(src, n);
+  buf_.Append(src, n);  // grows by doubling, in pooled blocks from 64 KiB on, and stays
   return {};
 }
 

@@ -16,11 +16,13 @@ bool LooksLikeStream(std::span<const uint8_t> prefix) {
          std::memcmp(prefix.data(), internal::kStreamMagic, sizeof internal::kStreamMagic) == 0;
 }
 
-Reader::Reader(ByteSource& src, ReaderOptions options) : src_(src), options_(options) {}
+Reader::Reader(ByteSource& src, ReaderOptions options) : src_(src), options_(options) {
+  if (options_.verify_digest) sha_.emplace();
+}
 
 Result<void> Reader::Take(void* dst, size_t n, const char* what) {
   MLN_RETURN_IF_ERROR(src_.ReadExact(dst, n, what));
-  if (options_.verify_digest) sha_.Update(dst, n);
+  if (options_.verify_digest) sha_->Update(dst, n);
   return {};
 }
 
@@ -32,7 +34,7 @@ Result<void> Reader::ReadStreamHeader() {
     return Fail(Errc::kBadData, "not an mln stream (bad magic; a model file needs mln-parse)");
   }
   if (got < sizeof head) return Fail(Errc::kBadData, "truncated stream header");
-  if (options_.verify_digest) sha_.Update(head, sizeof head);
+  if (options_.verify_digest) sha_->Update(head, sizeof head);
   uint16_t major = LoadLE<uint16_t>(head + 8);
   if (major != internal::kVersionMajor) {
     return Fail(Errc::kUnsupported, "stream format version " + std::to_string(major) +
@@ -92,7 +94,7 @@ Result<std::optional<Frame>> Reader::ReadFrame() {
                                       " frames, stream has " + std::to_string(index_));
     }
     if (options_.verify_digest) {
-      crypto::Sha256Digest d = sha_.Final();
+      crypto::Sha256Digest d = sha_->Final();
       digest_before_ = d;
       if (header.digest.size() != d.size() ||
           std::memcmp(header.digest.data(), d.data(), d.size()) != 0) {
@@ -110,9 +112,9 @@ Result<std::optional<Frame>> Reader::ReadFrame() {
   // The digest covers every byte before the trailer, so a frame's prefix and header are
   // hashed only once we know it is not the trailer.
   if (options_.verify_digest) {
-    digest_before_ = sha_.Peek();  // one context copy per frame, well under 1 us
-    sha_.Update(prefix, sizeof prefix);
-    sha_.Update(fb.data(), fb.size());
+    digest_before_ = sha_->Peek();  // one context copy per frame, well under 1 us
+    sha_->Update(prefix, sizeof prefix);
+    sha_->Update(fb.data(), fb.size());
   }
   Frame frame;
   frame.header = std::move(header);
