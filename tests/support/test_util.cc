@@ -5,6 +5,7 @@
 
 #include "libstream/base/byte_io.h"
 #include "libstream/base/checked_math.h"
+#include "libstream/codecs/codec.h"
 #include "libstream/formats/convert.h"
 #include "libstream/stream/reader.h"
 #include "libstream/stream/writer.h"
@@ -99,6 +100,13 @@ Result<std::vector<stream::Frame>> ReadStream(const std::vector<uint8_t>& bytes)
 void PutU32(std::vector<uint8_t>& b, uint32_t v) {
   for (int i = 0; i < 4; ++i) b.push_back(static_cast<uint8_t>(v >> (8 * i)));
 }
+std::string DecodeError(stream::Codec codec, std::span<const uint8_t> payload,
+                        uint64_t decoded_size) {
+  AlignedBuffer out;
+  auto r = codecs::DecodePayload(static_cast<uint8_t>(codec), payload, decoded_size, out);
+  return r ? std::string() : r.error().message;
+}
+
 void PutU64(std::vector<uint8_t>& b, uint64_t v) {
   for (int i = 0; i < 8; ++i) b.push_back(static_cast<uint8_t>(v >> (8 * i)));
 }

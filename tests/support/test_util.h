@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -112,6 +113,11 @@ class GgufBuilder {
   std::vector<T> tensors_;
   std::optional<uint64_t> claim_tensors_;
 };
+
+/// The message with which DecodePayload refuses `payload` as `codec` for `decoded_size`
+/// bytes; empty when it decodes.
+std::string DecodeError(stream::Codec codec, std::span<const uint8_t> payload,
+                        uint64_t decoded_size);
 
 /// Appends little-endian values and GGUF strings.
 void PutU32(std::vector<uint8_t>& b, uint32_t v);

@@ -119,9 +119,7 @@ std::vector<uint8_t> HandMade(uint8_t width, uint32_t runs, const std::vector<ui
   }
   for (size_t size : {t.size(), bitmap.size()}) {
     p.push_back(0);  // raw
-    uint8_t b[8];
-    StoreLE<uint64_t>(b, size);
-    p.insert(p.end(), b, b + 8);
+    testing::PutU64(p, size);
   }
   p.insert(p.end(), t.begin(), t.end());
   p.insert(p.end(), bitmap.begin(), bitmap.end());
@@ -129,10 +127,9 @@ std::vector<uint8_t> HandMade(uint8_t width, uint32_t runs, const std::vector<ui
   return p;
 }
 
+// testing::DecodeError for bitmap payloads.
 std::string DecodeError(const std::vector<uint8_t>& payload, uint64_t decoded_size) {
-  AlignedBuffer out;
-  auto r = DecodePayload(static_cast<uint8_t>(Codec::kIndexBitmap), payload, decoded_size, out);
-  return r ? std::string() : r.error().message;
+  return testing::DecodeError(Codec::kIndexBitmap, payload, decoded_size);
 }
 
 TEST(IndexBitmapTest, DamagedPayloadsAreRefusedByName) {

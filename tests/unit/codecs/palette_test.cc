@@ -117,18 +117,15 @@ std::vector<uint8_t> HandMade(uint8_t bits, uint16_t count, std::vector<uint8_t>
   StoreLE<uint16_t>(p.data() + 4, count);
   for (uint16_t i = 0; i < count; ++i) p.insert(p.end(), {static_cast<uint8_t>(i), 0x3C});
   p.push_back(0);  // raw indices
-  uint8_t len[8];
-  StoreLE<uint64_t>(len, packed.size());
-  p.insert(p.end(), len, len + 8);
+  testing::PutU64(p, packed.size());
   p.insert(p.end(), packed.begin(), packed.end());
   p.insert(p.end(), tail.begin(), tail.end());
   return p;
 }
 
+// testing::DecodeError for palette payloads.
 std::string DecodeError(const std::vector<uint8_t>& payload, uint64_t decoded_size) {
-  AlignedBuffer out;
-  auto r = DecodePayload(static_cast<uint8_t>(Codec::kPalette), payload, decoded_size, out);
-  return r ? std::string() : r.error().message;
+  return testing::DecodeError(Codec::kPalette, payload, decoded_size);
 }
 
 TEST(PaletteTest, DamagedPayloadsAreRefusedByName) {
