@@ -22,7 +22,7 @@ Reader::Reader(ByteSource& src, ReaderOptions options) : src_(src), options_(opt
 
 Result<void> Reader::Take(void* dst, size_t n, const char* what) {
   MLN_RETURN_IF_ERROR(src_.ReadExact(dst, n, what));
-  if (options_.verify_digest) sha_->Update(dst, n);
+  if (sha_) sha_->Update(dst, n);
   return {};
 }
 
@@ -34,7 +34,7 @@ Result<void> Reader::ReadStreamHeader() {
     return Fail(Errc::kBadData, "not an mln stream (bad magic; a model file needs mln-parse)");
   }
   if (got < sizeof head) return Fail(Errc::kBadData, "truncated stream header");
-  if (options_.verify_digest) sha_->Update(head, sizeof head);
+  if (sha_) sha_->Update(head, sizeof head);
   uint16_t major = LoadLE<uint16_t>(head + 8);
   if (major != internal::kVersionMajor) {
     return Fail(Errc::kUnsupported, "stream format version " + std::to_string(major) +
@@ -93,7 +93,7 @@ Result<std::optional<Frame>> Reader::ReadFrame() {
       return Fail(Errc::kBadData, "trailer counts " + std::to_string(header.frame_count) +
                                       " frames, stream has " + std::to_string(index_));
     }
-    if (options_.verify_digest) {
+    if (sha_) {
       crypto::Sha256Digest d = sha_->Final();
       digest_before_ = d;
       if (header.digest.size() != d.size() ||
@@ -111,7 +111,7 @@ Result<std::optional<Frame>> Reader::ReadFrame() {
 
   // The digest covers every byte before the trailer, so a frame's prefix and header are
   // hashed only once we know it is not the trailer.
-  if (options_.verify_digest) {
+  if (sha_) {
     digest_before_ = sha_->Peek();  // one context copy per frame, well under 1 us
     sha_->Update(prefix, sizeof prefix);
     sha_->Update(fb.data(), fb.size());

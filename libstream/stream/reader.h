@@ -71,8 +71,9 @@ class Reader final : public FrameSource {
 
   ByteSource& src_;
   ReaderOptions options_;
-  // Only when verify_digest: setting up OpenSSL's digest (EVP_MD_fetch loads its provider)
-  // took a millisecond of every run, a fifth of mln-compress -dc on a small model.
+  // Set only when verify_digest, and what says to hash: setting up OpenSSL's digest
+  // (EVP_MD_fetch loads its provider) took a millisecond of every run, a fifth of
+  // mln-compress -dc on a small model.
   std::optional<crypto::Sha256> sha_;
   bool started_ = false;
   bool done_ = false;
