@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <array>
-#include <memory>
 #include <cmath>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -51,16 +51,17 @@ struct StretchTable {
 constexpr StretchTable kStretch;
 
 // Squash at every clamped stretch, built at compile time: one load where interpolating took
-// two and a multiply on each bit's critical path.
+// two and a multiply on each bit's critical path. Its values lie in 1..4095, between the
+// points they interpolate.
 struct SquashTable {
   std::array<int16_t, 2 * kStretchMax + 1> v{};
   constexpr SquashTable() {
     for (int d = -kStretchMax; d <= kStretchMax; ++d) {
-      const int p = Squash(d);
-      v[d + kStretchMax] = static_cast<int16_t>(p < 1 ? 1 : (p > 4095 ? 4095 : p));
+      v[d + kStretchMax] = static_cast<int16_t>(Squash(d));
     }
   }
 };
+static_assert(kSquashPoints.front() >= 1 && kSquashPoints.back() <= 4095);
 constexpr SquashTable kSquash;
 
 // An adaptive bit probability (16 bits) that moves by 1/(n + 1.5) of its error after n

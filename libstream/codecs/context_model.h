@@ -21,15 +21,13 @@
 //
 // The cost is speed: about 10 MB/s of plane bytes both ways on the test VM (the 1.2 MB of
 // face_landmark_with_attention's exponent planes decode in 0.12 s), where Huffman decodes at
-// over 1 GB/s. So
-// mln-compress uses it only at its strongest levels (kContextModelLevel), and on planes over
-// 256 KiB only where it saves a sixteenth of what zstd keeps (codec.cc).
+// over 1 GB/s. So mln-compress uses it only at its strongest levels (kContextModelLevel), and
+// on planes over 256 KiB only where it saves a sixteenth of what zstd keeps (codec.cc).
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <span>
-#include <vector>
 
 #include "libstream/base/status.h"
 
