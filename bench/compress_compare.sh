@@ -22,16 +22,27 @@ TSV="${MLN_BENCH_TSV:-/dev/null}"
 . "$ROOT/bench/tmpdir.sh"
 
 secs() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); echo "$s $e" | awk '{print $2-$1}'; }
-# The fastest of RUNS runs (MLN_BENCH_RUNS, default 3), as zstd -b reports: on a shared VM
-# one run's time moved by 2-3x between neighbouring rows. Not for the slow peers' compression.
+# The fast commands of one file (every mln run, zstd -3's compression, every decompression)
+# are timed in rounds, each round running each command once, and each keeps its fastest of
+# RUNS rounds (MLN_BENCH_RUNS, default 3), as zstd -b reports. Interleaved, a burst of load
+# on this shared VM falls on all tools alike: timed three in a row, the fastest of one
+# tool's runs and of the next's came from different minutes, and their ratio moved by up
+# to 1.8x between reports. The slow peers' compressions (minutes) run once.
 RUNS="${MLN_BENCH_RUNS:-3}"
-best() {
-  local i t min=""
-  for ((i = 0; i < RUNS; i++)); do
-    t=$(secs "$@")
-    min=$(awk -v a="$t" -v b="$min" 'BEGIN { print (b == "" || a < b) ? a : b }')
+declare -a TIMED_KEYS=() TIMED_CMDS=()
+declare -A FASTEST=()
+timed() { TIMED_KEYS+=("$1"); TIMED_CMDS+=("$2"); }  # KEY SHELL-COMMAND
+run_rounds() {
+  local r i t
+  FASTEST=()
+  for ((r = 0; r < RUNS; r++)); do
+    for i in "${!TIMED_KEYS[@]}"; do
+      t=$(secs bash -c "${TIMED_CMDS[$i]}")
+      FASTEST[${TIMED_KEYS[$i]}]=$(awk -v a="$t" -v b="${FASTEST[${TIMED_KEYS[$i]}]:-}" \
+        'BEGIN { print (b == "" || a < b) ? a : b }')
+    done
   done
-  echo "$min"
+  TIMED_KEYS=(); TIMED_CMDS=()
 }
 row() {  # name size bytes_in t_c t_d t_decode
   printf 'compress\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$f" "$3" "$1" "$2" "$4" \
@@ -48,55 +59,77 @@ for f in "$@"; do
   cat "$f" > /dev/null
   echo "$f ($bytes bytes)"
   "$BIN/mln-parse" "$f" -o "$TMP/s"
-  # Through stdout, as the peers write: -o FILE adds an fsync before the atomic rename,
-  # which the peers do not pay.
-  tc=$(best bash -c "'$BIN/mln-compress' -T 1 < '$TMP/s' > '$TMP/z'")
-  td=$(best bash -c "'$BIN/mln-compress' -T 1 -d < '$TMP/z' > '$TMP/d'")
-  cmp -s "$TMP/d" "$TMP/s" || { echo "mln round trip FAILED on $f"; exit 1; }
-  tn=$(best bash -c "'$BIN/mln-compress' -T 1 -d < '$TMP/z' > /dev/null")
-  mln=$(stat -c %s "$TMP/z")
-  row "mln-compress -T1" "$mln" "$bytes" "$tc" "$td" "$tn"
-  # The same job as the peers': model file in, model file out (parsed and emitted inside,
-  # zstd's -c and -dc). The stream rows above also write a decoded stream, whose trailer
-  # needs a SHA-256 of every byte out.
-  tcm=$(best bash -c "'$BIN/mln-compress' -T 1 -c '$f' > '$TMP/m.mlnz'")
-  tdm=$(best bash -c "'$BIN/mln-compress' -T 1 -dc '$TMP/m.mlnz' > '$TMP/d'")
-  cmp -s "$TMP/d" "$f" || { echo "mln model file round trip FAILED on $f"; exit 1; }
-  tnm=$(best bash -c "'$BIN/mln-compress' -T 1 -dc '$TMP/m.mlnz' > /dev/null")
-  row "mln-compress -T1 -c/-dc" "$(stat -c %s "$TMP/m.mlnz")" "$bytes" "$tcm" "$tdm" "$tnm"
-  tc2=$(best bash -c "'$BIN/mln-compress' < '$TMP/s' > '$TMP/z2'")
-  td2=$(best bash -c "'$BIN/mln-compress' -d < '$TMP/z2' > '$TMP/d'")
-  cmp -s "$TMP/d" "$TMP/s" || { echo "mln round trip (all cores) FAILED on $f"; exit 1; }
-  tn2=$(best bash -c "'$BIN/mln-compress' -d < '$TMP/z2' > /dev/null")
-  row "mln-compress (all cores)" "$(stat -c %s "$TMP/z2")" "$bytes" "$tc2" "$td2" "$tn2"
-  declare -A peer=()
-  run_peer() {  # label compress-cmd... ; decompression with the matching tool
-    local label=$1; shift
-    local t
-    case $label in
-      "zstd -3") t=$(best bash -c "$* < '$f' > '$TMP/p'") ;;
-      *) t=$(secs bash -c "$* < '$f' > '$TMP/p'") ;;  # minutes on large files: one run
-    esac
-    local size; size=$(stat -c %s "$TMP/p")
-    local d n
-    # Into a file, as mln's -d output is (it is compared), so both pay the same writes;
-    # then into /dev/null, as mln's decode column is.
-    case $label in
-      zstd*) d=$(best bash -c "zstd -d -T1 -c --long=31 < '$TMP/p' > '$TMP/pd'")
-             n=$(best bash -c "zstd -d -T1 -c --long=31 < '$TMP/p' > /dev/null") ;;
-      xz*) d=$(best bash -c "xz -d -T1 -c < '$TMP/p' > '$TMP/pd'")
-           n=$(best bash -c "xz -d -T1 -c < '$TMP/p' > /dev/null") ;;
-    esac
-    row "$label" "$size" "$bytes" "$t" "$d" "$n"
-    peer[$label]=$size
-  }
-  run_peer "zstd -3" zstd -3 -T1 -c
+  # First every output, untimed, and every round trip checked.
+  # mln as a stream filter, one thread; as the peers' job (model file in, model file out,
+  # parsed and emitted inside: zstd's -c and -dc), one thread; as a stream filter on all
+  # cores. The stream rows also write a decoded stream, whose trailer needs a SHA-256 of
+  # every byte out. Through stdout, as the peers write: -o FILE adds an fsync before the
+  # atomic rename, which the peers do not pay.
+  declare -A mln_c=(
+    [s1]="'$BIN/mln-compress' -T 1 < '$TMP/s' > '$TMP/z'"
+    [m1]="'$BIN/mln-compress' -T 1 -c '$f' > '$TMP/m.mlnz'"
+    [sN]="'$BIN/mln-compress' < '$TMP/s' > '$TMP/z2'"
+  )
+  declare -A mln_d=(
+    [s1]="'$BIN/mln-compress' -T 1 -d < '$TMP/z'"
+    [m1]="'$BIN/mln-compress' -T 1 -dc '$TMP/m.mlnz'"
+    [sN]="'$BIN/mln-compress' -d < '$TMP/z2'"
+  )
+  declare -A mln_ref=([s1]="$TMP/s" [m1]="$f" [sN]="$TMP/s")
+  for k in s1 m1 sN; do
+    bash -c "${mln_c[$k]}"
+    bash -c "${mln_d[$k]} > '$TMP/d'"
+    cmp -s "$TMP/d" "${mln_ref[$k]}" || { echo "mln round trip ($k) FAILED on $f"; exit 1; }
+  done
+  # The peers, each with its own compressed file and the matching decompressor.
+  declare -A peer_c=([zstd -3]="zstd -3 -T1 -c")
   if [ "$SLOW" = 1 ]; then
-    run_peer "zstd -19 --long=27" zstd -19 --long=27 -T1 -c
-    run_peer "xz -6" xz -6 -T1 -c
+    peer_c[zstd -19 --long=27]="zstd -19 --long=27 -T1 -c"
+    peer_c[xz -6]="xz -6 -T1 -c"
   fi
+  declare -A peer_file=() peer_d=() peer_tc=()
+  n=0
+  for label in "zstd -3" "zstd -19 --long=27" "xz -6"; do
+    [ -n "${peer_c[$label]:-}" ] || continue
+    n=$((n + 1))
+    peer_file[$label]="$TMP/p$n"
+    case $label in
+      zstd*) peer_d[$label]="zstd -d -T1 -c --long=31 < '$TMP/p$n'" ;;
+      xz*) peer_d[$label]="xz -d -T1 -c < '$TMP/p$n'" ;;
+    esac
+    # zstd -3 compresses in the rounds below; the slow ones once, here.
+    [ "$label" = "zstd -3" ] || peer_tc[$label]=$(secs bash -c "${peer_c[$label]} < '$f' > '$TMP/p$n'")
+    [ "$label" != "zstd -3" ] || bash -c "${peer_c[$label]} < '$f' > '$TMP/p$n'"
+  done
+  # Then the rounds. Into a file, as mln's -d output is (it is compared), so every tool
+  # pays the same writes; then into /dev/null, the codec's speed.
+  for k in s1 m1 sN; do
+    timed "c $k" "${mln_c[$k]}"
+    timed "d $k" "${mln_d[$k]} > '$TMP/d'"
+    timed "n $k" "${mln_d[$k]} > /dev/null"
+  done
+  for label in "${!peer_file[@]}"; do
+    [ "$label" != "zstd -3" ] || timed "c $label" "${peer_c[$label]} < '$f' > '${peer_file[$label]}'"
+    timed "d $label" "${peer_d[$label]} > '$TMP/pd'"
+    timed "n $label" "${peer_d[$label]} > /dev/null"
+  done
+  run_rounds
+  mln=$(stat -c %s "$TMP/z")
+  row "mln-compress -T1" "$mln" "$bytes" "${FASTEST[c s1]}" "${FASTEST[d s1]}" "${FASTEST[n s1]}"
+  row "mln-compress -T1 -c/-dc" "$(stat -c %s "$TMP/m.mlnz")" "$bytes" "${FASTEST[c m1]}" \
+    "${FASTEST[d m1]}" "${FASTEST[n m1]}"
+  row "mln-compress (all cores)" "$(stat -c %s "$TMP/z2")" "$bytes" "${FASTEST[c sN]}" \
+    "${FASTEST[d sN]}" "${FASTEST[n sN]}"
+  declare -A peer=()
+  for label in "zstd -3" "zstd -19 --long=27" "xz -6"; do
+    [ -n "${peer_file[$label]:-}" ] || continue
+    size=$(stat -c %s "${peer_file[$label]}")
+    row "$label" "$size" "$bytes" "${FASTEST[c $label]:-${peer_tc[$label]:-}}" \
+      "${FASTEST[d $label]}" "${FASTEST[n $label]}"
+    peer[$label]=$size
+  done
   for p in "${!peer[@]}"; do
     awk -v p="$p" -v m="$mln" -v s="${peer[$p]}" 'BEGIN { printf "    mln / %-20s %.3f (%s)\n", p, m/s, (m<s ? "smaller" : "LARGER") }'
   done
-  unset peer
+  unset peer peer_c peer_file peer_d peer_tc mln_c mln_d mln_ref
 done
