@@ -152,7 +152,7 @@ int Main(int argc, char** argv) {
   app.add_flag("-k,--keep", keep, "Keep the input files (the default; zstd's -k)")
       ->excludes(remove_source);
   app.add_option("-l,--level", args.level,
-                 "zstd level of the entropy stage (default: 1 for byte planes and fields, 3 for "
+                 "zstd level of the entropy stage, -N for short as in zstd (default: 1 for byte planes and fields, 3 for "
                  "zstd, 9 for bundles; from 10, gains under 1/32 are coded too; from 16, float "
                  "byte planes also try a context model: smaller, decodes at xz-like speed)")
       ->check(CLI::Range(1, 19));
@@ -162,7 +162,8 @@ int Main(int argc, char** argv) {
     to_stdout->excludes(output);
     test->excludes(output);
   }
-  if (auto code = mln::cli::ParseArgs(app, argc, argv)) return *code;
+  mln::cli::SpelledArgs spelled = mln::cli::SpellLevelShorthand(app, argc, argv);
+  if (auto code = mln::cli::ParseArgs(app, argc, spelled.argv.data())) return *code;
 
   mln::codecs::EncodeOptions encode;
   encode.level = args.level;

@@ -50,7 +50,7 @@ int Main(int argc, char** argv) {
   app.add_option("new", args.new_path, "New model; '-' reads stdin (one input at most)")
       ->required();
   app.add_option("-l,--level", args.level,
-                 "Compress the patch's payloads in the same run (as mln-compress -l LEVEL)")
+                 "Compress the patch's payloads in the same run (as mln-compress -l LEVEL); -N for short, as in zstd")
       ->check(CLI::Range(1, 19));
   app.add_flag("-z,--compress", args.compress,
                "Compress the patch in the same run, byte for byte as piping it through "
@@ -58,7 +58,8 @@ int Main(int argc, char** argv) {
   app.add_option("-c,--chunk-size", args.chunk_size,
                  "Bytes per op and per checked piece of unchanged ranges (e.g. 4M)");
   mln::cli::AddCommonOptions(app, args.common);
-  if (auto code = mln::cli::ParseArgs(app, argc, argv)) return *code;
+  mln::cli::SpelledArgs spelled = mln::cli::SpellLevelShorthand(app, argc, argv);
+  if (auto code = mln::cli::ParseArgs(app, argc, spelled.argv.data())) return *code;
   if (mln::cli::IsStdio(args.old_path) && mln::cli::IsStdio(args.new_path)) {
     return mln::cli::ReportAndExitCode(
         kProg, mln::Fail(mln::Errc::kUsage, "OLD and NEW cannot both be stdin"));

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <string_view>
 
 #include "libstream/cli/exit.h"
 
@@ -49,6 +50,37 @@ std::vector<char*> SpellFormatShortOption(int argc, char** argv,
     if (arg == "-f" && is_format(argv[i + 1])) out[i] = kFormat;
   }
   out.push_back(nullptr);
+  return out;
+}
+
+SpelledArgs SpellLevelShorthand(const CLI::App& app, int argc, char** argv) {
+  // Without this, CLI11 takes `-19` for a negative number, so a positional: an input file
+  // named "-19", and a message about it rather than level 19.
+  auto takes_value = [&app](std::string_view arg) {
+    for (const CLI::Option* o : app.get_options()) {
+      if (o->get_type_size_max() == 0) continue;  // a flag
+      for (const std::string& n : o->get_snames()) {
+        if (arg == "-" + n) return true;
+      }
+      for (const std::string& n : o->get_lnames()) {
+        if (arg == "--" + n) return true;
+      }
+    }
+    return false;
+  };
+  SpelledArgs out;
+  out.words.assign(argv, argv + argc);
+  bool options_done = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--") options_done = true;
+    if (options_done || arg.size() < 2 || arg[0] != '-') continue;
+    if (arg.find_first_not_of("0123456789", 1) != std::string_view::npos) continue;
+    if (takes_value(argv[i - 1])) continue;
+    out.words[i] = "--level=" + std::string(arg.substr(1));
+  }
+  for (std::string& w : out.words) out.argv.push_back(w.data());
+  out.argv.push_back(nullptr);
   return out;
 }
 

@@ -39,6 +39,16 @@ std::optional<int> ParseArgs(CLI::App& app, int argc, char** argv);
 std::vector<char*> SpellFormatShortOption(int argc, char** argv,
                                           const std::function<bool(std::string_view)>& is_format);
 
+/// argv with zstd's level shorthand spelled out: each `-N` (digits only, before `--`, and
+/// not the value of an option of `app` that takes one, as in `-o -19`) becomes
+/// `--level=N`, so `mln-compress -19 model.gguf` does what `zstd -19` does. The returned
+/// pointers live as long as the returned object.
+struct SpelledArgs {
+  std::vector<std::string> words;
+  std::vector<char*> argv;  ///< argc entries, then a null
+};
+SpelledArgs SpellLevelShorthand(const CLI::App& app, int argc, char** argv);
+
 /// Parses "4M", "64K", "1G" or plain bytes (binary units).
 Result<uint64_t> ParseSize(const std::string& text);
 

@@ -17,6 +17,8 @@ for m in "${models[@]}"; do
   [ "$l16" -lt "$xz" ] || fail "$name: level 16 $l16 bytes, xz -9 $xz"
   mln-compress -d <"$T/l16" | mln-emit | cmp - "$m" || fail "$name: level 16 does not decode back"
   mln-compress -T 1 -l 16 -c "$m" | cmp - "$T/l16" || fail "$name: -T 1 and -T 2 differ at level 16"
+  # zstd's shorthand: -16 is -l 16.
+  mln-compress -16 -c "$m" | cmp - "$T/l16" || fail "$name: -16 is not -l 16"
 done
 # A flipped byte in the middle of the stream (a payload; tests/unit/codecs/context_model_test
 # flips bits inside context-coded planes themselves): the frame's checksum names the frame,

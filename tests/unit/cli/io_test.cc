@@ -10,7 +10,6 @@
 #include <sstream>
 
 #include "libstream/cli/exit.h"
-#include "libstream/cli/options.h"
 #include "tests/support/test_util.h"
 
 namespace mln::cli {
@@ -108,16 +107,6 @@ TEST(InputTest, MissingFileIsNoInput) {
   ASSERT_FALSE(in.has_value());
   EXPECT_EQ(ExitCodeFor(in.error().code), kExitNoInput);
   EXPECT_EQ(in.error().file, "/nonexistent-mln-file");
-}
-
-TEST(OptionsTest, ParseSizeUnits) {
-  EXPECT_EQ(ParseSize("4M").value(), 4u << 20);
-  EXPECT_EQ(ParseSize("64K").value(), 64u << 10);
-  EXPECT_EQ(ParseSize("1G").value(), 1u << 30);
-  EXPECT_EQ(ParseSize("123").value(), 123u);
-  EXPECT_FALSE(ParseSize("4X").has_value());
-  EXPECT_FALSE(ParseSize("").has_value());
-  EXPECT_FALSE(ParseSize("99999999999999999G").has_value());
 }
 
 TEST(ExitTest, EveryErrorClassHasItsSysexitsCode) {
