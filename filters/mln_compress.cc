@@ -155,7 +155,8 @@ int Main(int argc, char** argv) {
                  "zstd level of the entropy stage, -N for short as in zstd (default: 1 for byte planes and fields, 3 for "
                  "zstd, 9 for bundles; from 10, gains under 1/32 are coded too; from 16, float "
                  "byte planes also try a context model: smaller, decodes at xz-like speed)")
-      ->check(CLI::Range(1, 19));
+      ->check(CLI::Range(1, 19))
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // zstd's habit: the last wins
   app.add_option("--codec", args.codec, "Force a codec: raw, zstd, byteplane, fields, palette, bitmap (default: chosen per frame)");
   mln::cli::AddCommonOptions(app, args.common);
   if (CLI::Option* output = app.get_option_no_throw("--output")) {

@@ -51,7 +51,8 @@ int Main(int argc, char** argv) {
       ->required();
   app.add_option("-l,--level", args.level,
                  "Compress the patch's payloads in the same run (as mln-compress -l LEVEL); -N for short, as in zstd")
-      ->check(CLI::Range(1, 19));
+      ->check(CLI::Range(1, 19))
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // zstd's habit: the last wins
   app.add_flag("-z,--compress", args.compress,
                "Compress the patch in the same run, byte for byte as piping it through "
                "mln-compress would (its default levels)");

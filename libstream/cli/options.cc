@@ -58,7 +58,7 @@ SpelledArgs SpellLevelShorthand(const CLI::App& app, int argc, char** argv) {
   // named "-19", and a message about it rather than level 19.
   auto takes_value = [&app](std::string_view arg) {
     for (const CLI::Option* o : app.get_options()) {
-      if (o->get_type_size_max() == 0) continue;  // a flag
+      if (o->get_expected_max() == 0) continue;  // a flag
       for (const std::string& n : o->get_snames()) {
         if (arg == "-" + n) return true;
       }

@@ -29,7 +29,9 @@ struct LevelApp {
   LevelApp() {
     app.add_option("input", inputs);
     app.add_flag("-c,--stdout", to_stdout);
-    app.add_option("-l,--level", level)->check(CLI::Range(1, 19));
+    app.add_option("-l,--level", level)
+        ->check(CLI::Range(1, 19))
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     AddCommonOptions(app, common);
   }
   // Parses `args` (without the program name) through SpellLevelShorthand.
@@ -50,6 +52,19 @@ TEST(OptionsTest, DashDigitsIsTheLevelAsInZstd) {
   EXPECT_EQ(a.level, 19);
   EXPECT_TRUE(a.to_stdout);
   EXPECT_EQ(a.inputs, std::vector<std::string>{"model.gguf"});
+}
+
+TEST(OptionsTest, DashDigitsAfterAFlagIsTheLevel) {
+  LevelApp a;
+  EXPECT_FALSE(a.Parse({"-c", "-q", "-9", "in"}).has_value());
+  EXPECT_EQ(a.level, 9);
+  EXPECT_EQ(a.inputs, std::vector<std::string>{"in"});
+}
+
+TEST(OptionsTest, TheLastLevelGivenWins) {
+  LevelApp a;
+  EXPECT_FALSE(a.Parse({"-l", "5", "-19", "in"}).has_value());
+  EXPECT_EQ(a.level, 19);
 }
 
 TEST(OptionsTest, DashDigitsAsAValueOrAfterDoubleDashStaysAWord) {
