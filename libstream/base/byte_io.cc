@@ -51,7 +51,7 @@ class FdSource final : public ByteSource {
       ssize_t r = ::read(fd_, dst, n);
       if (r >= 0) return static_cast<size_t>(r);
       if (errno == EINTR) continue;
-      return Fail(Errc::kIo, std::string("read failed: ") + std::strerror(errno));
+      return Fail(Error{Errc::kIo, std::string("read failed: ") + std::strerror(errno), name()});
     }
   }
 
@@ -77,7 +77,7 @@ class PreadSource final : public ByteSource {
         return static_cast<size_t>(r);
       }
       if (errno == EINTR) continue;
-      return Fail(Errc::kIo, std::string("read failed: ") + std::strerror(errno));
+      return Fail(Error{Errc::kIo, std::string("read failed: ") + std::strerror(errno), name()});
     }
   }
 
