@@ -182,9 +182,11 @@ int RunVerify(const VerifyArgs& a, int64_t now) {
     if (m) accepted = *m;
     else done = mln::Fail(std::move(m).error().WithFile((*in)->name()));
   }
-  // The output is released, then the state recorded, only once everything passed.
+  // The output is released, then the state recorded, only once everything passed. A check
+  // (--check, or a terminal for stdout) installs nothing, so it records nothing: recorded,
+  // its version would refuse the install that follows it.
   if (done && out) done = out->Commit();
-  if (done && state) {
+  if (done && state && out) {
     state->Set(accepted->name, accepted->version);
     done = state->Save(a.state);
   }
