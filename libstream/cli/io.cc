@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "libstream/base/signal_cleanup.h"
@@ -58,10 +59,20 @@ Result<std::unique_ptr<Output>> Output::Open(const std::string& path, bool force
     out->sink_ = MakeFdSink(fd, path);
     return out;
   }
+  // A symbolic link is written through, as open(2) would, not replaced by a file:
+  // mln-apply --in-place current.tflite, with current.tflite -> releases/v1.tflite, has to
+  // update the model, not turn the link into a copy beside it. A dangling link is replaced.
   out->path_ = path;
+  struct stat link;
+  if (::lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode)) {
+    if (char* real = ::realpath(path.c_str(), nullptr)) {
+      out->path_ = real;
+      std::free(real);
+    }
+  }
   // Same directory as the target, so rename(2) is atomic; hidden so that a crash never
   // leaves something that looks like the real output.
-  std::string tmpl = DirName(path) + "/." + BaseName(path) + ".mln-XXXXXX";
+  std::string tmpl = DirName(out->path_) + "/." + BaseName(out->path_) + ".mln-XXXXXX";
   int fd = mkostemp(tmpl.data(), O_CLOEXEC);
   if (fd < 0) {
     return Fail(Error{Errc::kCantCreate, "cannot create a temporary file beside it: " + ErrnoText(), path});

@@ -21,7 +21,8 @@ Result<std::unique_ptr<ByteSource>> OpenInput(const std::string& path);
 /// file in the same directory, which Commit() fsyncs and renames over the path; destroying
 /// an uncommitted Output removes the temporary, so a failed run leaves what was there. A
 /// SIGINT, SIGTERM or SIGHUP removes it too before the process dies of the signal. An
-/// existing device or FIFO (/dev/null) is written directly.
+/// existing device or FIFO (/dev/null) is written directly; a symbolic link is followed,
+/// and the file it names replaced.
 class Output {
  public:
   /// `path` "" or "-" is stdout; with `binary`, a terminal is refused unless `force`.

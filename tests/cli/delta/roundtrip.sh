@@ -112,4 +112,13 @@ mln-apply --in-place "$T/inplace.gguf" "$T/p" || fail "--in-place failed"
 cmp "$T/inplace.gguf" "$T/f16_ft.gguf" || fail "--in-place result differs"
 [ "$(stat -c %a "$T/inplace.gguf")" = 640 ] || fail "--in-place lost the file mode"
 ls -A "$T" | grep -q '\.mln-' && fail "temporary file left behind"
+# Through a symbolic link (an edge device's current.gguf -> releases/v1.gguf): the model it
+# names is updated, and the link stays a link.
+mkdir "$T/releases"
+cp "$T/f16.gguf" "$T/releases/model.gguf"
+ln -s releases/model.gguf "$T/current.gguf"
+mln-apply --in-place "$T/current.gguf" "$T/p" || fail "--in-place through a link failed"
+[ -L "$T/current.gguf" ] || fail "--in-place replaced the link with a file"
+cmp "$T/releases/model.gguf" "$T/f16_ft.gguf" || fail "--in-place did not update the linked model"
+ls -A "$T/releases" | grep -q '\.mln-' && fail "temporary file left beside the linked model"
 true
