@@ -56,6 +56,20 @@ mln::Result<std::string> DefaultOutput(const CompressArgs& a, const std::string&
   return out;
 }
 
+// What -d writes from `input`: from a FILE.mlnz, the model file it carries, unless the name
+// without .mlnz says it was a stream (FILE.mlns, a patch FILE.mlnp, FILE.mln) or it holds no
+// model (a patch): that comes back as a stream, as it went in. Anything else (stdin, -o
+// from another name) is a stream filter's input and gives a stream.
+mln::codecs::Decompressed DecompressTarget(const std::string& input) {
+  using mln::codecs::Decompressed;
+  if (!EndsWith(input, kSuffix)) return Decompressed::kStream;
+  const std::string was = input.substr(0, input.size() - 5);
+  for (const char* stream_suffix : {".mlns", ".mlnp", ".mln"}) {
+    if (EndsWith(was, stream_suffix)) return Decompressed::kStream;
+  }
+  return Decompressed::kModelIfAny;
+}
+
 // --rm, once the output is committed (synced and renamed into place): removes the input,
 // unless it is the output itself.
 mln::Result<void> RemoveSource(const std::string& input, const std::string& output) {
@@ -78,7 +92,7 @@ int TestOne(const CompressArgs& args, const std::string& input) {
   auto discard = mln::MakeDiscardSink("(test)");
   mln::cli::Progress progress(kProg, args.common);
   // What -d would write: the model file from a FILE.mlnz (its layout rebuilt), else a stream.
-  auto stats = mln::codecs::DecompressStream(**in, *discard, EndsWith(input, kSuffix),
+  auto stats = mln::codecs::DecompressStream(**in, *discard, DecompressTarget(input),
                                              progress.observer());
   progress.Finish();
   if (stats && args.common.verbose && !args.common.quiet) {
@@ -105,9 +119,9 @@ int CompressOne(const CompressArgs& args, const std::string& input,
   auto out = mln::cli::Output::Open(*output, args.common.force);
   if (!out) return mln::cli::ReportAndExitCode(kProg, mln::Fail(out.error()));
 
-  bool emit_model = args.decompress && EndsWith(input, kSuffix);
   mln::cli::Progress progress(kProg, args.common);
-  auto stats = args.decompress ? mln::codecs::DecompressStream(**in, (*out)->sink(), emit_model,
+  auto stats = args.decompress ? mln::codecs::DecompressStream(**in, (*out)->sink(),
+                                                               DecompressTarget(input),
                                                                progress.observer())
                                : mln::codecs::CompressStream(**in, (*out)->sink(), encode,
                                                              progress.observer());
@@ -134,7 +148,7 @@ int Main(int argc, char** argv) {
                  "Streams or model files, each to its own output as zstd does; '-' or none "
                  "reads stdin");
   app.add_flag("-d,--decompress", args.decompress,
-               "Decompress; from a FILE.mlnz, write the model file itself");
+               "Decompress; from a FILE.mlnz, write the model file itself (a FILE.mlns.mlnz, FILE.mlnp.mlnz or a patch: the stream)");
   CLI::Option* to_stdout = app.add_flag(
       "-c,--stdout", args.to_stdout,
       "Write to stdout rather than FILE.mlnz or the model file (zstd's -c; with -d on a "

@@ -29,6 +29,32 @@ struct Counters {
 const std::vector<stream::FrameKind> kPayloadKinds = {
     stream::FrameKind::kBytes, stream::FrameKind::kTensor, stream::FrameKind::kDelta};
 
+// Decompressed::kModelIfAny's sink: the model file's layout when the first frame is a
+// source frame, else the stream; nothing is written before that frame is seen.
+class ModelOrStreamSink final : public stream::FrameSink {
+ public:
+  explicit ModelOrStreamSink(ByteSink& out) : out_(out) {}
+  Result<void> Put(stream::Frame frame) override {
+    if (!chosen_) Choose(frame.header.Is(stream::FrameKind::kSource));
+    return chosen_->Put(std::move(frame));
+  }
+  Result<void> Finish() override {
+    if (!chosen_) Choose(false);  // no frame at all: an empty stream, as it was
+    return chosen_->Finish();
+  }
+
+ private:
+  void Choose(bool model) {
+    if (model) {
+      chosen_ = std::make_unique<formats::LayoutSink>(out_, formats::LayoutOptions{.background = true});
+    } else {
+      chosen_ = std::make_unique<stream::Writer>(out_, stream::WriterOptions{.background = true});
+    }
+  }
+  ByteSink& out_;
+  std::unique_ptr<stream::FrameSink> chosen_;
+};
+
 }  // namespace
 
 Result<CompressStats> CompressStream(ByteSource& in, ByteSink& out, const EncodeOptions& options,
@@ -80,7 +106,7 @@ Result<CompressStats> CompressStream(ByteSource& in, ByteSink& out, const Encode
   return s;
 }
 
-Result<CompressStats> DecompressStream(ByteSource& in, ByteSink& out, bool emit_model,
+Result<CompressStats> DecompressStream(ByteSource& in, ByteSink& out, Decompressed what,
                                        stream::FrameObserver* progress) {
   auto start = Clock::now();
   stream::Reader reader(in, stream::FrameChecksOnly());
@@ -97,10 +123,16 @@ Result<CompressStats> DecompressStream(ByteSource& in, ByteSink& out, bool emit_
   popts.read_ahead = ReadsEndByThemselves(in);
   popts.progress = progress;
   std::unique_ptr<stream::FrameSink> sink;
-  if (emit_model) {
-    sink = std::make_unique<formats::LayoutSink>(out, formats::LayoutOptions{.background = true});
-  } else {
-    sink = std::make_unique<stream::Writer>(out, stream::WriterOptions{.background = true});
+  switch (what) {
+    case Decompressed::kModel:
+      sink = std::make_unique<formats::LayoutSink>(out, formats::LayoutOptions{.background = true});
+      break;
+    case Decompressed::kStream:
+      sink = std::make_unique<stream::Writer>(out, stream::WriterOptions{.background = true});
+      break;
+    case Decompressed::kModelIfAny:
+      sink = std::make_unique<ModelOrStreamSink>(out);
+      break;
   }
   auto ok = stream::RunFramePipeline(reader, *sink, note, popts);
   if (!ok) return Fail(std::move(ok).error().WithFile(in.name()));

@@ -23,9 +23,16 @@ struct CompressStats {
 Result<CompressStats> CompressStream(ByteSource& in, ByteSink& out, const EncodeOptions& options,
                                      stream::FrameObserver* progress = nullptr);
 
-/// Reads a stream and writes it with every payload decoded (`emit_model` false), or writes the
-/// model file it carries (`emit_model` true, as mln-emit).
-Result<CompressStats> DecompressStream(ByteSource& in, ByteSink& out, bool emit_model,
+/// What DecompressStream writes.
+enum class Decompressed {
+  kStream,       ///< the stream, every payload decoded
+  kModel,        ///< the model file it carries, as mln-emit writes it
+  kModelIfAny,   ///< the model file when the stream starts with one (a source frame), else
+                 ///< the stream: a compressed patch or a stream of no model comes back as it was
+};
+
+/// Reads a stream and writes what `what` says.
+Result<CompressStats> DecompressStream(ByteSource& in, ByteSink& out, Decompressed what,
                                        stream::FrameObserver* progress = nullptr);
 
 }  // namespace mln::codecs

@@ -93,6 +93,20 @@ expect_exit 0 mln-compress -k "$T/rm/m.gguf"  # zstd's -k: the default
 expect_exit 64 mln-compress "$T/many/a.gguf" - -f
 expect_exit 64 mln-compress --codec lzma "$T/s" -o "$T/x"
 expect_exit 64 mln-compress -l 40 "$T/s" -o "$T/x"
+# What went in comes back: a stream compressed as FILE.mlns (or a patch as FILE.mlnp, or any
+# stream holding no model) decompresses to that stream, byte for byte, not to the model.
+mkdir "$T/streams"
+mln-parse "$f" -o "$T/streams/m.mlns"
+cp "$T/streams/m.mlns" "$T/streams/m.orig"
+expect_exit 0 mln-compress --rm "$T/streams/m.mlns"
+expect_exit 0 mln-compress -d --rm "$T/streams/m.mlns.mlnz"
+cmp "$T/streams/m.mlns" "$T/streams/m.orig" || fail "-d of FILE.mlns.mlnz did not restore the stream"
+mln-diff "$f" "$(gguf_fixtures | head -1)" -o "$T/streams/p.bin"
+cp "$T/streams/p.bin" "$T/streams/p.orig"
+expect_exit 0 mln-compress --rm "$T/streams/p.bin"
+expect_exit 0 mln-compress -d "$T/streams/p.bin.mlnz"
+cmp "$T/streams/p.bin" "$T/streams/p.orig" || fail "-d of a compressed patch did not restore it"
+expect_exit 0 mln-compress -t "$T/streams/p.bin.mlnz"
 # A damaged compressed payload is refused, naming the frame; nothing is written.
 size=$(stat -c %s "$T/auto")
 cp "$T/auto" "$T/bad"
