@@ -118,6 +118,9 @@ int CompressOne(const CompressArgs& args, const std::string& input,
   if (!in) return mln::cli::ReportAndExitCode(kProg, mln::Fail(in.error()));
   auto out = mln::cli::Output::Open(*output, args.common.force);
   if (!out) return mln::cli::ReportAndExitCode(kProg, mln::Fail(out.error()));
+  // zstd's habit: the output keeps the input's permission bits and times, so a private
+  // model stays private once compressed (and its input removed with --rm).
+  (*out)->KeepAttributesOf(input);
 
   mln::cli::Progress progress(kProg, args.common);
   auto stats = args.decompress ? mln::codecs::DecompressStream(**in, (*out)->sink(),

@@ -97,6 +97,7 @@ Result<void> Output::Commit() {
     committed_ = true;
     return {};
   }
+  if (set_times_) ::futimens(fd_, times_);  // after the last write, which would move them
   if (::fsync(fd_) != 0) return Fail(Error{Errc::kIo, "fsync failed: " + ErrnoText(), name_});
   if (::close(fd_) != 0) {
     fd_ = -1;
@@ -120,6 +121,18 @@ Result<void> Output::Commit() {
 
 void Output::SetMode(unsigned mode) {
   if (!path_.empty() && fd_ >= 0) fchmod(fd_, static_cast<mode_t>(mode));
+}
+
+void Output::KeepAttributesOf(const std::string& source) {
+  struct stat st;
+  if (path_.empty() || IsStdio(source) || ::stat(source.c_str(), &st) != 0 ||
+      !S_ISREG(st.st_mode)) {
+    return;
+  }
+  SetMode(st.st_mode & 07777);
+  times_[0] = st.st_atim;
+  times_[1] = st.st_mtim;
+  set_times_ = true;
 }
 
 Output::~Output() {

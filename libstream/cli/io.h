@@ -2,6 +2,8 @@
 // binary never goes to a terminal without -f, and -o FILE appears only when complete.
 #pragma once
 
+#include <time.h>
+
 #include <memory>
 #include <string>
 
@@ -38,6 +40,10 @@ class Output {
   Result<void> Commit();
   /// Sets the permission bits the file will have (default: 0666 minus the umask).
   void SetMode(unsigned mode);
+  /// Gives the file the permission bits and the access and modification times of `source`
+  /// when that is a regular file, as zstd does for its outputs (the times are set at
+  /// Commit, after the last write). Nothing for stdout or a device.
+  void KeepAttributesOf(const std::string& source);
 
  private:
   Output() = default;
@@ -48,6 +54,8 @@ class Output {
   bool device_ = false;   // an existing device or FIFO, written in place
   int signal_slot_ = -1;  // where a signal handler finds tmp_path_ to remove it
   bool committed_ = false;
+  bool set_times_ = false;
+  struct timespec times_[2] = {};  // access, modification: for futimens at Commit
   std::unique_ptr<ByteSink> sink_;
 };
 

@@ -74,14 +74,22 @@ damage "$T/many/bad.mlnz" $(( $(stat -c %s "$T/many/bad.mlnz") / 2 ))
 expect_exit 65 mln-compress -t "$T/many/bad.mlnz"; expect_err "bad.mlnz: frame [0-9]+"
 [ "$(ls "$T/many" | wc -l)" = 5 ] || fail "-t created files: $(ls "$T/many")"
 expect_exit 64 mln-compress -t "$T/many/a.gguf.mlnz" -o "$T/x"
-# --rm removes each input once its output is in place, and only then.
+# --rm removes each input once its output is in place, and only then. Each output keeps its
+# input's permission bits and times, as zstd's do: a private model stays private.
 mkdir "$T/rm"
 cp "$f" "$T/rm/m.gguf"
+chmod 600 "$T/rm/m.gguf"
+touch -d "2024-01-02 03:04:05" "$T/rm/m.gguf"
 expect_exit 0 mln-compress --rm "$T/rm/m.gguf"
 [ "$(ls "$T/rm")" = m.gguf.mlnz ] || fail "--rm: $(ls "$T/rm")"
+[ "$(stat -c '%a %Y' "$T/rm/m.gguf.mlnz")" = "600 $(date -d "2024-01-02 03:04:05" +%s)" ] ||
+  fail "FILE.mlnz did not keep the mode and time of FILE: $(stat -c '%a %y' "$T/rm/m.gguf.mlnz")"
 expect_exit 0 mln-compress -d --rm "$T/rm/m.gguf.mlnz"
 [ "$(ls "$T/rm")" = m.gguf ] || fail "-d --rm: $(ls "$T/rm")"
 cmp "$T/rm/m.gguf" "$f" || fail "-d --rm did not restore the model"
+[ "$(stat -c '%a %Y' "$T/rm/m.gguf")" = "600 $(date -d "2024-01-02 03:04:05" +%s)" ] ||
+  fail "-d did not keep the mode and time: $(stat -c '%a %y' "$T/rm/m.gguf")"
+chmod 644 "$T/rm/m.gguf"
 cp "$T/m.gguf.mlnz" "$T/rm/m.gguf.mlnz"
 expect_exit 73 mln-compress --rm "$T/rm/m.gguf"  # the output exists: nothing written
 [ -f "$T/rm/m.gguf" ] || fail "--rm removed an input whose output failed"
