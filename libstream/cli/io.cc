@@ -18,7 +18,15 @@ std::string ErrnoText() { return std::strerror(errno); }
 }  // namespace
 
 Result<std::unique_ptr<ByteSource>> OpenInput(const std::string& path) {
-  if (IsStdio(path)) return MakeFdSource(STDIN_FILENO, "<stdin>", false);
+  if (IsStdio(path)) {
+    // As zstd: a terminal holds no model, and a filter waiting on it looks hung.
+    if (isatty(STDIN_FILENO)) {
+      return Fail(Error{Errc::kUsage,
+                        "is a terminal: give a file, or pipe a model or stream in",
+                        "<stdin>"});
+    }
+    return MakeFdSource(STDIN_FILENO, "<stdin>", false);
+  }
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     return Fail(Error{Errc::kNoInput, "cannot open: " + ErrnoText(), path});

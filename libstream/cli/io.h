@@ -16,7 +16,7 @@ namespace mln::cli {
 inline bool IsStdio(const std::string& path) { return path.empty() || path == "-"; }
 
 /// Opens a file, or stdin for "" / "-" (named "<stdin>" in messages). Missing or
-/// unreadable files fail with Errc::kNoInput.
+/// unreadable files fail with Errc::kNoInput, a terminal on stdin with Errc::kUsage.
 Result<std::unique_ptr<ByteSource>> OpenInput(const std::string& path);
 
 /// An output that becomes visible only on Commit(). For a path, bytes go to a temporary

@@ -3,7 +3,7 @@
 # the next file opened (mln-diff v1 - <&- once read v1 as the new model and wrote a patch
 # that did nothing): reading '-' fails, names <stdin>, exit 74. Text output (tables, JSON,
 # --help) that cannot be written is exit 74 too, as binary output already was, and a closed
-# stderr does not send messages into an output file.
+# stderr does not send messages into an output file. A terminal on stdin is refused.
 . "$(dirname "$0")/common.bash"
 gen_model "$T/v1.gguf" 1 3
 gen_model "$T/v2.gguf" 1 4
@@ -47,4 +47,14 @@ got=0
 mln-emit -o "$T/bad.gguf" <"$T/v2.gguf" 2>&- || got=$?
 [ "$got" -eq 65 ] || fail "mln-emit of a non-stream with stderr closed exited $got"
 [ ! -e "$T/bad.gguf" ] || fail "a failed mln-emit left $T/bad.gguf"
+# A terminal on stdin holds no model: refused at once (as zstd does), not waited on.
+if command -v script >/dev/null; then
+  for cmd in "mln-inspect" "mln-compress -c" "mln-parse" "mln-diff $T/v1.gguf -"; do
+    # script(1) runs the command on a new pseudo-terminal; timeout catches a hang.
+    out=$(timeout 20 script -qec "$MLN_BIN/$cmd >/dev/null; echo rc=\$?" /dev/null </dev/null) ||
+      fail "'$cmd' on a terminal did not return: $out"
+    grep -q "rc=64" <<<"$out" || fail "'$cmd' on a terminal: $out"
+    grep -q "<stdin>: is a terminal" <<<"$out" || fail "'$cmd' on a terminal said: $out"
+  done
+fi
 echo "closed_stdio: ok"
