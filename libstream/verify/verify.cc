@@ -343,6 +343,10 @@ Result<Manifest> ParseManifest(std::span<const uint8_t> bytes) {
 
 Result<StreamReport> CheckStream(ByteSource& in, const CheckOptions& options) {
   if (options.pass_through == nullptr) return CheckFrom(in, options.threads, options.progress);
+  // Input that is no stream at all (a model file, a tarball) is refused before any of it
+  // passes through: the check fails on its first bytes, and the next filter gets none.
+  MLN_TRY(auto head, in.Peek(16));
+  if (!stream::LooksLikeStream(head)) return CheckFrom(in, options.threads, options.progress);
   ByteSink& out = *options.pass_through;
   TeeSource tee(in, [&out](std::span<const uint8_t> bytes) -> Result<void> {
     return out.Write(bytes.data(), bytes.size());

@@ -16,6 +16,9 @@ cp "$T/s" "$T/flip"
 damage "$T/flip" $((size / 2)) 1
 expect_exit 65 mln-verify "$T/flip" -o "$T/bad"; expect_err "frame [0-9]+ '.*': checksum mismatch"
 [ ! -e "$T/bad" ] || fail "failed verify left -o output"
+# Not a stream at all (the model file itself): refused before a byte passes through.
+STDIN="$f" expect_exit 65 mln-verify; expect_err "not an mln stream"
+[ ! -s "$T/out" ] || fail "a model file passed $(stat -c %s "$T/out") bytes through before it was refused"
 # Truncated: no trailer.
 head -c $((size - 30)) "$T/s" > "$T/cut"
 expect_exit 65 mln-verify --check "$T/cut"; expect_err "truncated"
