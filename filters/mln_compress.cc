@@ -130,6 +130,14 @@ int CompressOne(const CompressArgs& args, const std::string& input,
                                                              progress.observer());
   progress.Finish();
   mln::Result<void> done = stats ? (*out)->Commit() : mln::Fail(stats.error());
+  if (done && !args.decompress && stats->signatures > 0 && !args.common.quiet) {
+    // Not an error: -d gives the signed bytes back. But shipped as it is, it fails mln-verify.
+    std::fprintf(stderr,
+                 "%s: %s: warning: the stream is signed, and its signatures cover the bytes "
+                 "before compression: they verify again only after -d (to ship it compressed, "
+                 "compress first, then sign)\n",
+                 kProg, (*in)->name().c_str());
+  }
   if (done && args.remove_source) done = RemoveSource(input, *output);
   if (done && args.common.verbose && !args.common.quiet) {
     const auto& s = *stats;

@@ -29,6 +29,23 @@ struct Counters {
 const std::vector<stream::FrameKind> kPayloadKinds = {
     stream::FrameKind::kBytes, stream::FrameKind::kTensor, stream::FrameKind::kDelta};
 
+// Counts the signature frames on their way to `next`: they cover the bytes of the stream
+// before them, which compression changes.
+class SignatureCounter final : public stream::FrameSink {
+ public:
+  explicit SignatureCounter(stream::FrameSink& next) : next_(next) {}
+  Result<void> Put(stream::Frame frame) override {
+    if (frame.header.Is(stream::FrameKind::kSignature)) ++count_;
+    return next_.Put(std::move(frame));
+  }
+  Result<void> Finish() override { return next_.Finish(); }
+  uint64_t count() const { return count_; }
+
+ private:
+  stream::FrameSink& next_;
+  uint64_t count_ = 0;
+};
+
 // Decompressed::kModelIfAny's sink: the model file's layout when the first frame is a
 // source frame, else the stream; nothing is written before that frame is seen.
 class ModelOrStreamSink final : public stream::FrameSink {
@@ -94,7 +111,7 @@ Result<CompressStats> CompressStream(ByteSource& in, ByteSink& out, const Encode
   popts.verify_input = is_stream;
   popts.read_ahead = ReadsEndByThemselves(in);
   popts.progress = progress;
-  stream::FrameSink& sink = bundle ? static_cast<stream::FrameSink&>(bundles) : writer;
+  SignatureCounter sink(bundle ? static_cast<stream::FrameSink&>(bundles) : writer);
   auto ok = stream::RunFramePipeline(src, sink, encode, popts);
   if (!ok) return Fail(std::move(ok).error().WithFile(in.name()));
   // A model file is read through a memory mapping, which leaves the read position at 0;
@@ -103,6 +120,7 @@ Result<CompressStats> CompressStream(ByteSource& in, ByteSink& out, const Encode
   if (!is_stream) read = std::max(read, in.size().value_or(0));
   CompressStats s = count.Take(read, out.position(), start);
   s.stored_bytes -= std::min(s.stored_bytes, bundles.payload_bytes_saved());
+  s.signatures = sink.count();
   return s;
 }
 

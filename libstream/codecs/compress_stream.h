@@ -14,6 +14,7 @@ struct CompressStats {
   uint64_t in_bytes = 0;      ///< bytes read
   uint64_t out_bytes = 0;     ///< bytes written
   double seconds = 0;
+  uint64_t signatures = 0;    ///< signature frames passed through (CompressStream)
 };
 
 /// Reads a stream (or a model file of a known format, parsed on the way) and writes a stream

@@ -64,4 +64,15 @@ expect_err "found 'PUBLIC KEY'"
 expect_exit 66 mln-verify --pubkey "$T/missing.pub" --check "$T/v3"
 expect_exit 64 mln-verify --sign "$T/a.pem" "$T/s" -o "$T/o"; expect_err "needs --name and --version"
 [ ! -e "$T/o" ] || fail "failed sign left output"
+# Compressing a signed stream: a warning (its signatures cover the bytes before compression),
+# which -q silences; -d gives the signed stream back, and it verifies again.
+cp "$T/v3" "$T/v3.mlns"
+expect_exit 0 mln-compress "$T/v3.mlns"
+expect_err "v3.mlns: warning: the stream is signed.*verify again only after -d"
+expect_exit 0 mln-compress -q -f "$T/v3.mlns"
+[ ! -s "$T/err" ] || fail "-q did not silence the warning: $ERR"
+expect_exit 1 mln-verify --pubkey "$T/a.pub" --check "$T/v3.mlns.mlnz"
+expect_exit 0 mln-compress -d -o "$T/v3.back" "$T/v3.mlns.mlnz"
+cmp "$T/v3.back" "$T/v3" || fail "-d did not give the signed stream back"
+expect_exit 0 mln-verify --pubkey "$T/a.pub" --check "$T/v3.back"
 echo ok
