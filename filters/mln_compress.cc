@@ -184,6 +184,12 @@ int Main(int argc, char** argv) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // zstd's habit: the last wins
   app.add_option("--codec", args.codec, "Force a codec: raw, zstd, byteplane, fields, palette, bitmap (default: chosen per frame)");
   mln::cli::AddCommonOptions(app, args.common);
+  // zstd's naming, not a stream filter's stdout default.
+  app.get_option("--output")->description(
+      "Write to FILE (atomically: a temporary file renamed on success); default: INPUT.mlnz, "
+      "or with -d INPUT without .mlnz, and stdout for stdin; '-' is stdout");
+  app.get_option("--force")->description(
+      "Overwrite an existing output file; write binary output even to a terminal");
   if (CLI::Option* output = app.get_option_no_throw("--output")) {
     to_stdout->excludes(output);
     test->excludes(output);
@@ -197,7 +203,9 @@ int Main(int argc, char** argv) {
     encode.force = mln::codecs::ParseCodec(args.codec);
     if (!encode.force) {
       return mln::cli::ReportAndExitCode(
-          kProg, mln::Fail(mln::Errc::kUsage, "unknown codec '" + args.codec + "'"));
+          kProg, mln::Fail(mln::Errc::kUsage, "unknown codec '" + args.codec +
+                                                  "' (raw, zstd, byteplane, fields, palette, "
+                                                  "bitmap)"));
     }
   }
   const bool several = args.inputs.size() > 1;
