@@ -283,7 +283,7 @@ class ArchiveFrameSource final : public stream::FrameSource {
     }
     if (models.size() > 1) {
       return Fail(Errc::kUsage, "the archive holds several models (" + MemberList(models) +
-                                    "): pick one with --member");
+                                    "): pick one with mln-parse --member");
     }
     return std::nullopt;
   }
@@ -368,7 +368,7 @@ Result<std::unique_ptr<stream::FrameSource>> ParseArchiveMember(ByteSource& src,
         return fail(Error{Errc::kUsage, (models.empty() ? "no member of the archive is a model"
                                                         : "the archive holds several models") +
                                             std::string(" (members: ") + MemberList(members) +
-                                            "): pick one with --member"});
+                                            "): pick one with mln-parse --member"});
       }
       want = models[0].name;
     } else {
@@ -402,7 +402,8 @@ Result<std::unique_ptr<stream::FrameSource>> ParseArchiveMember(ByteSource& src,
     seen.push_back(**m);
   }
   if (!found) {
-    return fail(Error{Errc::kUsage,
+    // A member named and not there is a missing input, as a missing file is (66).
+    return fail(Error{want.empty() ? Errc::kUsage : Errc::kNoInput,
                       (want.empty() ? std::string("no member of the archive is a model")
                                     : "no member '" + want + "' in the archive") +
                           " (members: " + MemberList(seen) + ")"});

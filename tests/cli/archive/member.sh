@@ -33,7 +33,7 @@ for a in two.tar two.zip; do
   [ ! -e "$T/o.mlns" ] || fail "$a (pipe): output left behind"
   mln-parse --member sub/copy.bin "$T/$a" | mln-emit | cmp - "$m" || fail "$a: sub/copy.bin differs"
 done
-expect_exit 64 mln-parse --member nope.gguf "$T/one.tar"
+expect_exit 66 mln-parse --member nope.gguf "$T/one.tar"
 expect_err "no member 'nope.gguf' in the archive \(members: README, m.gguf\)"
 
 # libarchive is loaded only for an input that may be an archive: a model file never loads it.
