@@ -69,10 +69,12 @@ int Main(int argc, char** argv) {
                                  : mln::Fail(stats.error());
   if (done) done = (*out)->Commit();
   if (done && !args.common.quiet && stats->external_skipped != 0) {
+    const bool one = stats->external_skipped == 1;
     std::fprintf(stderr,
-                 "%s: %llu ONNX external data files were not written (give -o FILE or "
+                 "%s: %llu ONNX external data file%s not written (give -o FILE or "
                  "--external-dir DIR)\n",
-                 kProg, static_cast<unsigned long long>(stats->external_skipped));
+                 kProg, static_cast<unsigned long long>(stats->external_skipped),
+                 one ? " was" : "s were");
   }
   if (done && !args.common.quiet && stats->uncarried_external != 0) {
     std::fprintf(stderr,

@@ -55,7 +55,7 @@ grep -Eq "gap_b +f16 +\[10\] +20 +100 .* in data/gaps.bin$" "$T/tab" ||
 f="$T/m/external_one/model.onnx"
 mln-parse "$f" | mln-emit > "$T/s.onnx" 2>"$T/err"
 cmp "$f" "$T/s.onnx" || fail "model written to stdout differs"
-[ "$(wc -l <"$T/err")" -eq 1 ] && grep -q "1 ONNX external data files were not written" "$T/err" ||
+[ "$(wc -l <"$T/err")" -eq 1 ] && grep -q "1 ONNX external data file was not written" "$T/err" ||
   fail "no one-line notice about the data file: $(cat "$T/err")"
 mln-parse "$f" | mln-emit -q > "$T/s.onnx" 2>"$T/err"
 [ ! -s "$T/err" ] || fail "-q still printed: $(cat "$T/err")"
