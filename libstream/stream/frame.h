@@ -103,6 +103,10 @@ struct FrameHeader {
 struct Frame {
   FrameHeader header;
   AlignedBuffer payload;
+  /// Where a Reader found it: its index among the stream's frames, or for a frame from a
+  /// bundle the bundle's, which is what mln-inspect counts and messages name. Unset for
+  /// frames that were not read from a stream (a parsed model's).
+  std::optional<uint64_t> read_index;
 };
 
 /// Sets decoded_size and the XXH3 checksum of a raw payload. Call in a parallel stage.

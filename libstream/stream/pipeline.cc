@@ -79,7 +79,10 @@ Result<void> RunFramePipeline(FrameSource& given, FrameSink& sink,
       return nullptr;
     }
     auto batch = std::make_shared<Batch>();
-    batch->index = next_index++;
+    // Messages name a frame read from a stream by its place there (mln-inspect's count, a
+    // bundle's for the frames inside it); other frames by their place in this run.
+    batch->index = (**frame).read_index.value_or(next_index);
+    ++next_index;
     batch->frames.push_back(std::move(**frame));
     return batch;
   };

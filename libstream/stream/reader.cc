@@ -207,7 +207,10 @@ Result<std::optional<Frame>> Reader::Next() {
                       .WithFrame(index_ - 1)
                       .WithOffset(bundle_at_));
     }
-    if (inner->has_value()) return inner;
+    if (inner->has_value()) {
+      (**inner).read_index = index_ - 1;  // the bundle's place, not the body's
+      return inner;
+    }
     bundle_.reset();
   }
   if (!started_) {
@@ -230,6 +233,7 @@ Result<std::optional<Frame>> Reader::Next() {
     return std::nullopt;
   }
   ++index_;
+  (**frame).read_index = index_ - 1;
   if ((*frame)->header.Is(FrameKind::kBundle) && options_.expand_bundles) {
     bundle_at_ = at;
     auto opened = OpenBundle(std::move(**frame));

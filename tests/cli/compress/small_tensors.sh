@@ -40,4 +40,20 @@ cp "$T/d.mlnz" "$T/bad"
 damage "$T/bad" $((size / 3))
 expect_exit 65 mln-compress -d "$T/bad" -o "$T/restored"; expect_err "frame [0-9]+"
 [ ! -e "$T/restored" ] || fail "failed -d left output behind"
+# Every reader names the same frame for the same damage, by its place in the stream as
+# mln-inspect counts frames (a bundle's for the frames inside it): readers that open bundles
+# in parallel stages once counted the frames inside them.
+# The hand landmark model: bundles between large frames, damaged past a bundle.
+mln-compress "${models[1]}" -o "$T/h.mlnz"
+frames=$(mln-inspect --json "$T/h.mlnz" | python3 -c 'import json,sys; print(json.load(sys.stdin)["frames"])')
+damage "$T/h.mlnz" $(( $(stat -c %s "$T/h.mlnz") / 2 ))
+named=""
+for cmd in "mln-inspect" "mln-emit" "mln-verify --check" "mln-compress -t"; do
+  expect_exit 65 $cmd "$T/h.mlnz"
+  n=$(grep -oE "frame [0-9]+" <<<"$ERR" | head -1)
+  [ -n "$n" ] || fail "$cmd names no frame: $ERR"
+  [ "${n#frame }" -lt "$frames" ] || fail "$cmd names $n of a stream of $frames frames"
+  [ -z "$named" ] || [ "$n" = "$named" ] || fail "$cmd names $n, an earlier reader $named"
+  named=$n
+done
 echo ok
