@@ -157,7 +157,7 @@ TEST(ContainerTest, RefusesAmbiguousOrMissingMembers) {
   auto mem = MakeMemorySource(arc, "a");
   auto q = ParseArchiveMember(*mem, "z.gguf", "", options);
   ASSERT_FALSE(q);
-  EXPECT_EQ(q.error().code, Errc::kUsage);
+  EXPECT_EQ(q.error().code, Errc::kNoInput);  // a member named and not there: a missing input
   EXPECT_NE(q.error().message.find("no member 'z.gguf'"), std::string::npos);
 
   auto none = MakeArchive(Kind::kTar, {{"a.txt", Text("a")}});
