@@ -69,6 +69,15 @@ class Collector {
       AddOp(h, f.payload.size(), stored, codec);
       return {};
     }
+    if (h.Is(FrameKind::kSignature)) {
+      SignatureEntry e;
+      e.frame = f.read_index.value_or(0);
+      e.key_id = std::string(h.Attr(verify::kKeyIdAttr).value_or(""));
+      if (auto m = verify::ParseManifest(f.payload.span())) e.manifest = std::move(*m);
+      else e.manifest_error = m.error().message;
+      r_.signatures.push_back(std::move(e));
+      return {};
+    }
     if (!h.Is(FrameKind::kTensor)) {
       ++r_.unknown_frames;
       return {};
@@ -165,6 +174,25 @@ std::string Printf(const char* fmt, auto... args) {
   return buf;
 }
 
+// One line per signature frame, as found.
+std::string SignatureLines(const Report& r) {
+  std::string out;
+  for (const auto& sig : r.signatures) {
+    out += Printf("  signature     frame %" PRIu64 ", key %s: ", sig.frame, sig.key_id.c_str());
+    if (!sig.manifest) {
+      out += "unreadable manifest (" + sig.manifest_error + ")\n";
+      continue;
+    }
+    const verify::Manifest& m = *sig.manifest;
+    out += "'" + m.name + "' version " + std::to_string(m.version) + ", signed " +
+           verify::FormatTime(m.created) +
+           (m.expires ? ", expires " + verify::FormatTime(*m.expires) : std::string()) +
+           " (not checked: mln-verify --pubkey)\n";
+  }
+  return out;
+}
+
+
 }  // namespace
 
 Result<Report> Inspect(ByteSource& in) {
@@ -220,7 +248,7 @@ std::string RenderPatchTable(const Report& r) {
                 p.info.new_sha256.c_str());
   out += Printf("  patch         %" PRIu64 " frames, stored payloads %" PRIu64 " bytes\n", r.frames,
                 r.stored_bytes);
-  out += "  stream sha256 " + r.stream_sha256 + "\n\nops:\n";
+  out += "  stream sha256 " + r.stream_sha256 + "\n" + SignatureLines(r) + "\nops:\n";
   out += Printf("  %-8s %6s %14s %14s %14s\n", "op", "count", "new bytes", "payload", "stored");
   for (uint8_t op = 0; op < delta::kOpCount; ++op) {
     uint64_t n = 0, bytes = 0, payload = 0, stored = 0;
@@ -300,6 +328,7 @@ std::string RenderTable(const Report& r, bool verbose) {
     out += Printf("  frames        %" PRIu64 "%s\n", r.frames,
                   r.unknown_frames ? (" (" + std::to_string(r.unknown_frames) + " of unknown kind)").c_str() : "");
     out += "  stream sha256 " + r.stream_sha256 + "\n";
+    out += SignatureLines(r);
   }
   // Format facts the parser put on the source frame ("tflite.subgraphs", ...), as they are.
   for (const auto& a : r.source_attrs) {
@@ -370,6 +399,26 @@ std::string RenderJson(const Report& r) {
   j["bytes_frame_bytes"] = r.bytes_frame_bytes;
   j["unknown_frames"] = r.unknown_frames;
   if (r.is_stream) j["stream_sha256"] = r.stream_sha256;
+  if (!r.signatures.empty()) {
+    // As found: mln-verify --pubkey is what checks them.
+    ordered_json sigs = ordered_json::array();
+    for (const auto& sig : r.signatures) {
+      ordered_json s;
+      s["frame"] = sig.frame;
+      s["key_id"] = sig.key_id;
+      if (sig.manifest) {
+        s["name"] = sig.manifest->name;
+        s["version"] = sig.manifest->version;
+        s["created"] = sig.manifest->created;
+        if (sig.manifest->expires) s["expires"] = *sig.manifest->expires;
+        s["content_sha256"] = crypto::ToHex(sig.manifest->content_sha256);
+      } else {
+        s["manifest_error"] = sig.manifest_error;
+      }
+      sigs.push_back(std::move(s));
+    }
+    j["signatures"] = std::move(sigs);
+  }
   j["payload_bytes"] = r.payload_bytes;
   j["stored_bytes"] = r.stored_bytes;
   ordered_json attrs = ordered_json::object();

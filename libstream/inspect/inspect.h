@@ -9,6 +9,7 @@
 #include "libstream/delta/patch.h"
 #include "libstream/formats/gguf.h"
 #include "libstream/stream/frame.h"
+#include "libstream/verify/verify.h"
 
 namespace mln::inspect {
 
@@ -61,6 +62,15 @@ struct PatchReport {
   std::vector<PatchOpEntry> ops;
 };
 
+/// A signature frame as found: what its manifest says, nothing checked (mln-verify --pubkey
+/// checks it).
+struct SignatureEntry {
+  uint64_t frame = 0;        ///< its place in the stream
+  std::string key_id;        ///< attribute mln.key_id
+  std::optional<verify::Manifest> manifest;  ///< unset when the payload is no manifest
+  std::string manifest_error;                ///< why, then
+};
+
 struct Report {
   std::string input;           ///< file name as given
   bool is_stream = false;      ///< the input was an mln stream (else a model file)
@@ -70,6 +80,7 @@ struct Report {
   uint64_t bytes_frames = 0;   ///< non-tensor frames
   uint64_t bytes_frame_bytes = 0;
   uint64_t unknown_frames = 0;
+  std::vector<SignatureEntry> signatures;
   uint64_t payload_bytes = 0;  ///< decoded payload bytes of all frames
   uint64_t stored_bytes = 0;   ///< the same, as stored
   std::vector<stream::Attribute> source_attrs;

@@ -64,6 +64,14 @@ expect_err "found 'PUBLIC KEY'"
 expect_exit 66 mln-verify --pubkey "$T/missing.pub" --check "$T/v3"
 expect_exit 64 mln-verify --sign "$T/a.pem" "$T/s" -o "$T/o"; expect_err "needs --name and --version"
 [ ! -e "$T/o" ] || fail "failed sign left output"
+# mln-inspect lists the signature frames as found (key, name, version), not as unknown frames.
+expect_exit 0 mln-inspect "$T/v3ab"
+[ "$(grep -c "^  signature     frame [0-9]*, key [0-9a-f]\{64\}: 'face' version 3, signed" "$T/out")" = 2 ] ||
+  fail "mln-inspect does not list the two signatures: $(cat "$T/out")"
+! grep -q "unknown kind" "$T/out" || fail "mln-inspect counts signatures as unknown frames"
+expect_exit 0 mln-inspect --json "$T/v4"
+python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["signatures"]; assert len(s)==1 and s[0]["name"]=="face" and s[0]["version"]==4 and "expires" in s[0], s' "$T/out" ||
+  fail "mln-inspect --json: $(cat "$T/out")"
 # Compressing a signed stream: a warning (its signatures cover the bytes before compression),
 # which -q silences; -d gives the signed stream back, and it verifies again.
 cp "$T/v3" "$T/v3.mlns"
