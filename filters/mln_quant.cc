@@ -1,5 +1,6 @@
 // mln-quant: GGUF block quantization (Q8_0, Q4_0, Q4_K, TQ1_0, TQ2_0), BitNet b1.58
 // ternary, and dequantization, as a stream filter.
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -119,10 +120,23 @@ int Main(int argc, char** argv) {
   if (!in) return mln::cli::ReportAndExitCode(kProg, mln::Fail(in.error()));
   auto out = mln::cli::Output::Open(args.common.output, args.common.force);
   if (!out) return mln::cli::ReportAndExitCode(kProg, mln::Fail(out.error()));
+  // -o FILE.gguf is the model itself, as llama-quantize writes it; a stream elsewhere.
+  const std::string& o = args.common.output;
+  options->write_model = o.size() > 5 && o.compare(o.size() - 5, 5, ".gguf") == 0;
 
   auto stats = mln::quant::QuantizeStream(**in, (*out)->sink(), *options);
   progress.Finish();
   mln::Result<void> done = stats ? (*out)->Commit() : mln::Fail(stats.error());
+  if (done && !args.common.quiet &&
+      std::none_of(stats->tensors.begin(), stats->tensors.end(),
+                   [](const auto& t) { return t.converted; })) {
+    // Not an error (an already quantized model, a recipe that excludes all), but a run that
+    // changed no tensor is seldom what was meant.
+    std::fprintf(stderr,
+                 "%s: %s: warning: no tensor was converted (llama.cpp's selection takes "
+                 "matrices named *weight; -v says why each was kept, --include widens it)\n",
+                 kProg, (*in)->name().c_str());
+  }
   if (done && !args.report.empty()) {
     auto report = mln::cli::Output::Open(args.report, true, false);
     if (!report) return mln::cli::ReportAndExitCode(kProg, mln::Fail(report.error()));

@@ -66,6 +66,8 @@ struct QuantOptions {
   bool allow_nonfinite = false;   ///< quantize NaN/Inf weights instead of failing
   bool quality = false;           ///< measure RMSE, max error and cosine per tensor
   size_t chunk_size = 4u << 20;   ///< when the input is a model file rather than a stream
+  /// Write the GGUF file itself (as mln-emit would lay it out) rather than the stream.
+  bool write_model = false;
   /// Called (from the reading thread) with one line per tensor decision, for -v.
   std::function<void(const std::string&)> note;
   /// Sees every input frame as it is read, in order, from the reading stage (progress: the
@@ -95,8 +97,8 @@ struct QuantStats {
   uint32_t file_type = 0;             ///< general.file_type written (last model; see PlanGguf)
 };
 
-/// Reads a stream (or a GGUF model file, parsed on the way) and writes a stream in which
-/// the selected tensors are converted and the GGUF header, padding and offsets are
+/// Reads a stream (or a GGUF model file, parsed on the way) and writes a stream (or with
+/// `write_model` the GGUF file) in which the selected tensors are converted and the GGUF header, padding and offsets are
 /// rewritten to match. Non-GGUF models fail with Errc::kBadData ("quantization writes GGUF;
 /// input is tflite"). Every input checksum is verified; output frames are raw and sealed.
 Result<QuantStats> QuantizeStream(ByteSource& in, ByteSink& out, const QuantOptions& options);

@@ -15,6 +15,7 @@
 
 #include "libstream/codecs/codec.h"
 #include "libstream/formats/format.h"
+#include "libstream/formats/layout_emit.h"
 #include "libstream/kernels/quant_blocks.h"
 #include "libstream/quant/gguf_rewrite.h"
 #include "libstream/quant/quant.h"
@@ -504,14 +505,19 @@ Result<QuantStats> QuantizeStream(ByteSource& in, ByteSink& out, const QuantOpti
   }
   Shared shared;
   QuantSource source(*upstream, is_stream, options, shared);
-  stream::Writer writer(out, stream::WriterOptions{.background = true});
+  std::unique_ptr<stream::FrameSink> sink;
+  if (options.write_model) {
+    sink = std::make_unique<formats::LayoutSink>(out, formats::LayoutOptions{.background = true});
+  } else {
+    sink = std::make_unique<stream::Writer>(out, stream::WriterOptions{.background = true});
+  }
   stream::PipelineOptions popts;
   popts.kinds = {FrameKind::kTensor, FrameKind::kBytes};
   popts.verify_input = is_stream;
   auto convert = [&](std::vector<Frame>& frames) -> Result<void> {
     return Convert(frames.front(), options, shared, !is_stream);
   };
-  auto ok = stream::RunFramePipeline(source, writer, convert, popts);
+  auto ok = stream::RunFramePipeline(source, *sink, convert, popts);
   if (!ok) return Fail(std::move(ok).error().WithFile(in.name()));
   QuantStats stats;
   stats.tensors.assign(shared.reports.begin(), shared.reports.end());

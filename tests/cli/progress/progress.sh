@@ -43,13 +43,13 @@ mln-apply --progress "$f" "$T/p" -o "$T/v2.back" 2>"$T/e.apply"
 progress_ok mln-apply "$T/e.apply"
 grep -aq "$total" "$T/e.apply" || fail "mln-apply: no total in: $(cat -v "$T/e.apply")"
 cmp "$T/v2.back" "$T/v2" || fail "patch made or applied with progress is wrong"
-mln-quant --progress -t q8_0 "$T/s" -o "$T/q" 2>"$T/e.quant"
+mln-quant --progress -t q8_0 --include '*' "$T/s" -o "$T/q" 2>"$T/e.quant"
 progress_ok mln-quant "$T/e.quant"
 grep -aq "$total" "$T/e.quant" || fail "mln-quant: no total in: $(cat -v "$T/e.quant")"
 
 # Default in pipes and to files: not a byte on stderr (mln-diff and mln-quant too).
 mln-diff "$f" "$T/v2" 2>"$T/e5" >/dev/null
-mln-quant -t q8_0 "$T/s" 2>"$T/e6" | cat >/dev/null
+mln-quant -t q8_0 --include '*' "$T/s" 2>"$T/e6" | cat >/dev/null
 for e in e5 e6; do [ ! -s "$T/$e" ] || fail "progress or noise in a pipe ($e): $(cat -v "$T/$e")"; done
 mln-parse "$f" 2>"$T/e1" | mln-compress 2>"$T/e2" | mln-verify 2>"$T/e3" |
   mln-emit -o "$T/m2" 2>"$T/e4"

@@ -47,4 +47,13 @@ assert conv and all(0 <= t["rmse"] and 0.9 < t["cosine"] <= 1.0000001 for t in c
 assert d["file_type"] == 2
 PY
 [ -s "$T/o.mlns" ] || fail "-o wrote nothing"
+# -o FILE.gguf writes the model itself, as llama-quantize does (the stream laid out, as
+# mln-emit would), so it is a GGUF file, not a stream under a .gguf name.
+expect_exit 0 mln-quant -t q8_0 --include '*' "$f" -o "$T/direct.gguf"
+cmp "$T/direct.gguf" "$T/q.q8_0.gguf" || fail "-o FILE.gguf differs from the emitted stream"
+# A run that converts nothing warns (exit 0): here a Q8_0 model asked for q8_0 again.
+expect_exit 0 mln-quant -t q8_0 "$T/q.q8_0.gguf" -o "$T/again.gguf"
+expect_err "warning: no tensor was converted"
+expect_exit 0 mln-quant -q -t q8_0 "$T/q.q8_0.gguf" -o "$T/again.gguf"
+[ ! -s "$T/err" ] || fail "-q did not silence the warning: $ERR"
 echo ok
