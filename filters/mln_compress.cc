@@ -92,8 +92,9 @@ int TestOne(const CompressArgs& args, const std::string& input) {
   auto discard = mln::MakeDiscardSink("(test)");
   mln::cli::Progress progress(kProg, args.common);
   // What -d would write: the model file from a FILE.mlnz (its layout rebuilt), else a stream.
+  // ONNX external data files are checked as every frame is, and written nowhere.
   auto stats = mln::codecs::DecompressStream(**in, *discard, DecompressTarget(input),
-                                             progress.observer());
+                                             progress.observer(), {.skip_external = true});
   progress.Finish();
   if (stats && args.common.verbose && !args.common.quiet) {
     std::fprintf(stderr, "%s: %s: OK, %llu frames, %llu payload bytes\n", kProg,
@@ -122,14 +123,27 @@ int CompressOne(const CompressArgs& args, const std::string& input,
   // model stays private once compressed (and its input removed with --rm).
   (*out)->KeepAttributesOf(input);
 
+  // An ONNX model's external data files go beside a model file written to a named file, as
+  // mln-emit -o writes them (to stdout they cannot: that is refused).
+  std::unique_ptr<mln::formats::DirExternalWriter> external;
+  mln::formats::LayoutOptions layout;
+  if (args.decompress && !mln::cli::IsStdio(*output) && !(*out)->is_device()) {
+    auto made = mln::formats::DirExternalWriter::Create(mln::DirName(*output), *output);
+    if (!made) return mln::cli::ReportAndExitCode(kProg, mln::Fail(made.error()));
+    external = std::move(*made);
+    layout.external = external.get();
+  }
   mln::cli::Progress progress(kProg, args.common);
   auto stats = args.decompress ? mln::codecs::DecompressStream(**in, (*out)->sink(),
                                                                DecompressTarget(input),
-                                                               progress.observer())
+                                                               progress.observer(), layout)
                                : mln::codecs::CompressStream(**in, (*out)->sink(), encode,
                                                              progress.observer());
   progress.Finish();
-  mln::Result<void> done = stats ? (*out)->Commit() : mln::Fail(stats.error());
+  // Data files first: the model that names them appears only once they are all in place.
+  mln::Result<void> done = stats ? (external ? external->Commit() : mln::Result<void>{})
+                                 : mln::Fail(stats.error());
+  if (done) done = (*out)->Commit();
   if (done && !args.decompress && stats->signatures > 0 && !args.common.quiet) {
     // Not an error: -d gives the signed bytes back. But shipped as it is, it fails mln-verify.
     std::fprintf(stderr,

@@ -36,6 +36,8 @@ class Output {
 
   ByteSink& sink() { return *sink_; }
   const std::string& name() const { return name_; }
+  /// Written in place: stdout, or an existing device or FIFO.
+  bool is_device() const { return path_.empty(); }
   /// Flushes, fsyncs and renames into place (stdout: flushes).
   Result<void> Commit();
   /// Sets the permission bits the file will have (default: 0666 minus the umask).

@@ -50,7 +50,7 @@ class SignatureCounter final : public stream::FrameSink {
 // source frame, else the stream; nothing is written before that frame is seen.
 class ModelOrStreamSink final : public stream::FrameSink {
  public:
-  explicit ModelOrStreamSink(ByteSink& out) : out_(out) {}
+  ModelOrStreamSink(ByteSink& out, formats::LayoutOptions layout) : out_(out), layout_(layout) {}
   Result<void> Put(stream::Frame frame) override {
     if (!chosen_) Choose(frame.header.Is(stream::FrameKind::kSource));
     return chosen_->Put(std::move(frame));
@@ -63,12 +63,13 @@ class ModelOrStreamSink final : public stream::FrameSink {
  private:
   void Choose(bool model) {
     if (model) {
-      chosen_ = std::make_unique<formats::LayoutSink>(out_, formats::LayoutOptions{.background = true});
+      chosen_ = std::make_unique<formats::LayoutSink>(out_, layout_);
     } else {
       chosen_ = std::make_unique<stream::Writer>(out_, stream::WriterOptions{.background = true});
     }
   }
   ByteSink& out_;
+  formats::LayoutOptions layout_;
   std::unique_ptr<stream::FrameSink> chosen_;
 };
 
@@ -125,7 +126,9 @@ Result<CompressStats> CompressStream(ByteSource& in, ByteSink& out, const Encode
 }
 
 Result<CompressStats> DecompressStream(ByteSource& in, ByteSink& out, Decompressed what,
-                                       stream::FrameObserver* progress) {
+                                       stream::FrameObserver* progress,
+                                       formats::LayoutOptions layout) {
+  layout.background = true;
   auto start = Clock::now();
   stream::Reader reader(in, stream::FrameChecksOnly());
   Counters count;
@@ -143,13 +146,13 @@ Result<CompressStats> DecompressStream(ByteSource& in, ByteSink& out, Decompress
   std::unique_ptr<stream::FrameSink> sink;
   switch (what) {
     case Decompressed::kModel:
-      sink = std::make_unique<formats::LayoutSink>(out, formats::LayoutOptions{.background = true});
+      sink = std::make_unique<formats::LayoutSink>(out, layout);
       break;
     case Decompressed::kStream:
       sink = std::make_unique<stream::Writer>(out, stream::WriterOptions{.background = true});
       break;
     case Decompressed::kModelIfAny:
-      sink = std::make_unique<ModelOrStreamSink>(out);
+      sink = std::make_unique<ModelOrStreamSink>(out, layout);
       break;
   }
   auto ok = stream::RunFramePipeline(reader, *sink, note, popts);

@@ -3,6 +3,7 @@
 
 #include "libstream/base/byte_io.h"
 #include "libstream/codecs/codec.h"
+#include "libstream/formats/layout_emit.h"
 #include "libstream/stream/frame_io.h"
 
 namespace mln::codecs {
@@ -32,8 +33,10 @@ enum class Decompressed {
                  ///< the stream: a compressed patch or a stream of no model comes back as it was
 };
 
-/// Reads a stream and writes what `what` says.
+/// Reads a stream and writes what `what` says. A model is laid out with `layout` (where
+/// ONNX external data files go; writes always in the background).
 Result<CompressStats> DecompressStream(ByteSource& in, ByteSink& out, Decompressed what,
-                                       stream::FrameObserver* progress = nullptr);
+                                       stream::FrameObserver* progress = nullptr,
+                                       formats::LayoutOptions layout = {});
 
 }  // namespace mln::codecs

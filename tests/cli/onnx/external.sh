@@ -27,6 +27,15 @@ for m in external_one external_each external_gaps; do
   # Through mln-compress (which now sees the weights) and mln-verify as well.
   mln-parse "$src/model.onnx" | mln-compress | mln-verify | mln-emit -o "$T/c/$m/model.onnx"
   same_tree "$src" "$T/c/$m"
+  # mln-compress FILE / -d FILE.mlnz, as zstd is used: the data files come back beside the
+  # model (-t checks them too); to stdout they cannot, which is refused.
+  mkdir -p "$T/z/$m"
+  mln-compress "$src/model.onnx" -o "$T/z/$m/model.onnx.mlnz"
+  mln-compress -t "$T/z/$m/model.onnx.mlnz" || fail "-t of the compressed $m"
+  mln-compress -d --rm "$T/z/$m/model.onnx.mlnz" 2>"$T/err" || fail "-d of $m: $(cat "$T/err")"
+  same_tree "$src" "$T/z/$m"
+  mln-compress "$src/model.onnx" -o "$T/z.mlnz" -f
+  expect_exit 69 mln-compress -dc "$T/z.mlnz"; expect_err "external data"
 done
 
 # The payloads are the weights: tensor bytes match the data file, dtypes are claimed.
