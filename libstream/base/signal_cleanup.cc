@@ -31,6 +31,10 @@ int RemoveOnSignal(const std::string& path) {
   if (!installed) {
     installed = true;
     for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+      // A signal ignored from the start stays ignored: nohup's SIGHUP, a background job's
+      // SIGINT. Caught here, it would end a run its caller meant to survive them.
+      struct sigaction old = {};
+      if (::sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) continue;
       struct sigaction sa = {};
       sa.sa_handler = RemoveAndReraise;
       sigemptyset(&sa.sa_mask);

@@ -1,10 +1,12 @@
 #include "libstream/cli/io.h"
 
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -15,7 +17,32 @@ namespace {
 
 std::string ErrnoText() { return std::strerror(errno); }
 
+// ".NAME.mln-" beside `path`: the prefix of its temporary files.
+std::string TemporaryName(const std::string& path) {
+  return DirName(path) + "/." + BaseName(path) + ".mln-";
+}
+
 }  // namespace
+
+Result<void> Output::NameTemporary() {
+  // linkat cannot replace a file, so the nameless file gets a temporary name first, which
+  // rename(2) then moves over the target. Only this short step can leave a name behind.
+  const std::string proc = "/proc/self/fd/" + std::to_string(fd_);
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    uint64_t r = 0;
+    if (::getrandom(&r, sizeof r, 0) != static_cast<ssize_t>(sizeof r)) r ^= ::getpid() + attempt;
+    char suffix[8];
+    std::snprintf(suffix, sizeof suffix, "%06llx", static_cast<unsigned long long>(r & 0xffffff));
+    std::string name = TemporaryName(path_) + suffix;
+    if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, name.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+      tmp_path_ = std::move(name);
+      signal_slot_ = RemoveOnSignal(tmp_path_);
+      return {};
+    }
+    if (errno != EEXIST) break;
+  }
+  return Fail(Error{Errc::kCantCreate, "cannot name the finished file beside it: " + ErrnoText(), name_});
+}
 
 Result<std::unique_ptr<ByteSource>> OpenInput(const std::string& path) {
   if (IsStdio(path)) {
@@ -78,19 +105,33 @@ Result<std::unique_ptr<Output>> Output::Open(const std::string& path, bool force
       std::free(real);
     }
   }
-  // Same directory as the target, so rename(2) is atomic; hidden so that a crash never
-  // leaves something that looks like the real output.
-  std::string tmpl = DirName(out->path_) + "/." + BaseName(out->path_) + ".mln-XXXXXX";
-  int fd = mkostemp(tmpl.data(), O_CLOEXEC);
-  if (fd < 0) {
-    return Fail(Error{Errc::kCantCreate, "cannot create a temporary file beside it: " + ErrnoText(), path});
-  }
   mode_t mask = umask(0);
   umask(mask);
+  // Written nameless where the file system allows (O_TMPFILE), in the target's directory so
+  // that rename(2) is atomic, and named only at Commit: a process killed by SIGKILL, the OOM
+  // killer or a power cut leaves nothing behind, where a named temporary file stayed for
+  // good (one per killed mln-apply on an edge device). Linking it needs /proc.
+  int fd = -1;
+#ifdef O_TMPFILE
+  if (::access("/proc/self/fd", X_OK) == 0) {
+    fd = ::open(DirName(out->path_).c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666 & ~mask);
+  }
+#endif
+  if (fd >= 0) {
+    out->nameless_ = true;
+  } else {
+    // Elsewhere a named one, hidden so that it never looks like the real output; a signal
+    // that ends the run removes it.
+    std::string tmpl = TemporaryName(out->path_) + "XXXXXX";
+    fd = mkostemp(tmpl.data(), O_CLOEXEC);
+    if (fd < 0) {
+      return Fail(Error{Errc::kCantCreate, "cannot create a temporary file beside it: " + ErrnoText(), path});
+    }
+    out->tmp_path_ = tmpl;
+    out->signal_slot_ = RemoveOnSignal(tmpl);
+  }
   fchmod(fd, 0666 & ~mask);
   out->fd_ = fd;
-  out->tmp_path_ = tmpl;
-  out->signal_slot_ = RemoveOnSignal(tmpl);
   // Commit fsyncs the file before it renames it. Direct writes (or, where the filesystem
   // refuses them, writeback hints) get the bytes to disk while the filter still computes,
   // instead of all at fsync (a 1 GiB mln-apply once waited ~0.8 s for it at the end).
@@ -107,6 +148,7 @@ Result<void> Output::Commit() {
   }
   if (set_times_) ::futimens(fd_, times_);  // after the last write, which would move them
   if (::fsync(fd_) != 0) return Fail(Error{Errc::kIo, "fsync failed: " + ErrnoText(), name_});
+  if (nameless_) MLN_RETURN_IF_ERROR(NameTemporary());
   if (::close(fd_) != 0) {
     fd_ = -1;
     return Fail(Error{Errc::kIo, "close failed: " + ErrnoText(), name_});

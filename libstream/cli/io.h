@@ -20,9 +20,11 @@ inline bool IsStdio(const std::string& path) { return path.empty() || path == "-
 Result<std::unique_ptr<ByteSource>> OpenInput(const std::string& path);
 
 /// An output that becomes visible only on Commit(). For a path, bytes go to a temporary
-/// file in the same directory, which Commit() fsyncs and renames over the path; destroying
-/// an uncommitted Output removes the temporary, so a failed run leaves what was there. A
-/// SIGINT, SIGTERM or SIGHUP removes it too before the process dies of the signal. An
+/// file in the same directory (nameless, O_TMPFILE, where the file system allows), which
+/// Commit() fsyncs and renames over the path; destroying an uncommitted Output removes the
+/// temporary, so a failed run leaves what was there. A SIGINT, SIGTERM or SIGHUP removes a
+/// named one too before the process dies of the signal; a nameless one leaves nothing even
+/// after SIGKILL or a power cut. An
 /// existing device or FIFO (/dev/null) is written directly; a symbolic link is followed,
 /// and the file it names replaced.
 class Output {
@@ -51,7 +53,10 @@ class Output {
   Output() = default;
   std::string name_;      // what messages call it
   std::string path_;      // final path; empty for stdout
-  std::string tmp_path_;  // temporary file while not committed
+  Result<void> NameTemporary();
+
+  std::string tmp_path_;  // temporary file while not committed (a nameless one: at Commit)
+  bool nameless_ = false; // fd_ is an O_TMPFILE, named only at Commit
   int fd_ = -1;
   bool device_ = false;   // an existing device or FIFO, written in place
   int signal_slot_ = -1;  // where a signal handler finds tmp_path_ to remove it

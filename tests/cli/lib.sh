@@ -52,16 +52,27 @@ gguf_fixtures() { ls "${MLN_GGUF_FIXTURES:?}"/*.gguf; }
 # $T/fifo and write into DIR; feeds it the first COUNT bytes of FILE so that it blocks for
 # the rest; waits until an entry of DIR matches TEMP_RE (its hidden temporary); sends SIG.
 # Fails unless CMD exits non-zero and leaves DIR empty.
+# nameless_temporaries DIR: true when files can be made nameless in DIR (O_TMPFILE), as
+# cli::Output makes its temporaries there: then not even SIGKILL leaves one behind.
+nameless_temporaries() {
+  /usr/bin/python3 -c 'import os, sys; os.close(os.open(sys.argv[1], os.O_TMPFILE | os.O_WRONLY, 0o600))' "$1" 2>/dev/null
+}
+
 interrupt_midway() {
   local sig=$1 dir=$2 temp_re=$3 src=$4 count=$5; shift 5
   mkfifo "$T/fifo"
-  "$@" 2>/dev/null &
+  # A background job of a script starts with SIGINT ignored, which the filters respect (as
+  # nohup's SIGHUP): the default actions are restored for it, as a terminal's job has them.
+  env --default-signal "$@" 2>/dev/null &
   local pid=$!
   exec 7>"$T/fifo"  # CMD now has its input open and waits for bytes
   head -c "$count" "$src" >&7
-  for _ in $(seq 50); do ls -A "$dir" | grep -q -- "$temp_re" && break; sleep 0.1; done
-  ls -A "$dir" | grep -q -- "$temp_re" ||
-    fail "no temporary matching /$temp_re/ appeared (test setup): $(ls -A "$dir")"
+  # Its output is open: a hidden temporary in DIR, or a nameless one (O_TMPFILE), which
+  # /proc shows as DIR/#INODE (deleted).
+  local real; real=$(realpath "$dir")
+  opened() { ls -A "$dir" | grep -q -- "$temp_re" || ls -l "/proc/$pid/fd" 2>/dev/null | grep -qF -- "$real/#"; }
+  for _ in $(seq 50); do opened && break; sleep 0.1; done
+  opened || fail "no temporary matching /$temp_re/ appeared (test setup): $(ls -A "$dir")"
   kill -s "$sig" "$pid"
   local code=0
   wait "$pid" || code=$?

@@ -91,6 +91,10 @@ pkill -KILL -f "mln-apply $T/v1.gguf - -o $T/result" || true
 wait "$pid" 2>/dev/null || true
 [ "$(sha256sum <"$T/v1.gguf")" = "$sum" ] || fail "kill: the base changed"
 [ "$(cat "$T/result")" = "previous output" ] || fail "kill: the output path was overwritten"
-rm -f "$T"/.result.mln-*  # SIGKILL cannot be caught: its hidden temporary is what remains
+# SIGKILL cannot be caught: only a nameless temporary (O_TMPFILE) goes with the process.
+if nameless_temporaries "$T"; then
+  ! ls -A "$T" | grep -q '^\.result\.mln-' || fail "kill: a temporary was left: $(ls -A "$T")"
+fi
+rm -f "$T"/.result.mln-*
 mln-apply "$T/v1.gguf" "$T/p" -o "$T/result"
 cmp "$T/result" "$T/v2.gguf" || fail "apply after the kill differs"

@@ -152,6 +152,24 @@ for sig in INT TERM; do
     mln-emit "$T/fifo" -o "$T/k/model.onnx"
 done
 
+# A signal ignored from the start stays ignored (nohup's SIGHUP): the cleanup handler for
+# the hidden temporaries must not turn it into the end of the run.
+mkfifo "$T/fifo"
+mkdir "$T/nohup"
+( trap '' HUP; exec mln-emit "$T/fifo" -o "$T/nohup/model.onnx" ) 2>/dev/null &
+pid=$!
+exec 7>"$T/fifo"
+head -c $((size - 16)) "$T/one.mlns" >&7
+for _ in $(seq 50); do ls -A "$T/nohup" | grep -q '^\.weights\.bin\.mln-' && break; sleep 0.1; done
+kill -s HUP "$pid"
+sleep 0.2
+kill -0 "$pid" 2>/dev/null || fail "an ignored SIGHUP ended mln-emit"
+tail -c 16 "$T/one.mlns" >&7
+exec 7>&-
+wait "$pid" || fail "mln-emit under an ignored SIGHUP failed"
+rm "$T/fifo"
+same_tree "$T/m/external_one" "$T/nohup"
+
 # Delta tools: a patch would rebuild the model file without its weights, so they refuse.
 cp -r "$T/m/external_one" "$T/v2"
 /usr/bin/python3 - "$T/v2/weights.bin" <<'PY'

@@ -90,7 +90,7 @@ TEST(OutputTest, AbandonedOutputLeavesTheOldFileAndNoTemporary) {
     ASSERT_OK_AND_ASSIGN(auto out, Output::Open(path, false));
     ASSERT_OK(out->sink().Write("partial", 7));
     ASSERT_OK(out->sink().Flush());
-    EXPECT_EQ(CountEntries(dir), 2u);  // the hidden temporary exists meanwhile
+    EXPECT_EQ(Slurp(path), "old");  // meanwhile the bytes are elsewhere (nameless, or hidden)
   }
   EXPECT_EQ(Slurp(path), "old");
   EXPECT_EQ(CountEntries(dir), 1u);
