@@ -136,6 +136,10 @@ int Main(int argc, char** argv) {
       auto s = mln::verify::VersionState::Load(args.state);
       if (!s) return mln::cli::ReportAndExitCode(kProg, mln::Fail(s.error()));
       state = std::move(*s);
+      if (!args.check) {  // the state is written after the model: be sure it can be
+        auto ready = mln::verify::VersionState::PrepareSave(args.state);
+        if (!ready) return mln::cli::ReportAndExitCode(kProg, ready);
+      }
     }
     options.trust = &policy;
     options.state = state ? &*state : nullptr;

@@ -164,6 +164,10 @@ int RunVerify(const VerifyArgs& a, int64_t now) {
   // A stream is never useful on a terminal, and checking is what was meant there.
   bool check = a.check || (mln::cli::IsStdio(a.common.output) && !a.common.force &&
                            isatty(STDOUT_FILENO));
+  if (state && !check) {  // the state is written after the output: be sure it can be
+    auto ready = mln::verify::VersionState::PrepareSave(a.state);
+    if (!ready) return mln::cli::ReportAndExitCode(kProg, ready);
+  }
   std::unique_ptr<mln::cli::Output> out;
   if (!check) {
     auto o = mln::cli::Output::Open(a.common.output, a.common.force);

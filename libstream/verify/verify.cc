@@ -1,6 +1,7 @@
 #include "libstream/verify/verify.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -527,6 +528,26 @@ Result<void> VersionState::Save(const std::string& path) const {
   std::string text = Serialize();
   MLN_RETURN_IF_ERROR(out->sink().Write(text.data(), text.size()));
   return out->Commit();
+}
+
+Result<void> VersionState::PrepareSave(const std::string& path) {
+  const std::string dir = DirName(path);
+  // mkdir -p: each missing level, from the top; an existing one is fine.
+  for (size_t at = dir.find('/', 1); ; at = dir.find('/', at + 1)) {
+    std::string level = dir.substr(0, at);
+    if (!level.empty() && ::mkdir(level.c_str(), 0755) != 0 && errno != EEXIST) {
+      return Fail(Error{Errc::kCantCreate,
+                        "cannot make the state's directory " + level + ": " + std::strerror(errno),
+                        path});
+    }
+    if (at == std::string::npos) break;
+  }
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    return Fail(Error{Errc::kCantCreate,
+                      "cannot write the state's directory " + dir + ": " + std::strerror(errno),
+                      path});
+  }
+  return {};
 }
 
 std::optional<uint64_t> VersionState::Get(const std::string& model) const {

@@ -136,6 +136,12 @@ class VersionState {
   /// Writes the state atomically (temporary file, fsync, rename), so a crash leaves the
   /// old state or the new one.
   Result<void> Save(const std::string& path) const;
+  /// Makes sure Save(path) can work, before anything is installed: creates the directory
+  /// when missing (as mkdir -p) and checks it is writable; Errc::kCantCreate otherwise.
+  /// Checked only after the output was committed, a state that could not be written left
+  /// the new model in place and its version unrecorded (the README's /var/lib/mln did not
+  /// exist on a fresh machine).
+  static Result<void> PrepareSave(const std::string& path);
   std::string Serialize() const;
 
   std::optional<uint64_t> Get(const std::string& model) const;

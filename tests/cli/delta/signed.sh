@@ -42,6 +42,13 @@ cp "$T/new" "$T/model.gguf"
 mln-apply --pubkey "$T/pub.pem" --state "$st" --in-place "$T/model.gguf" "$T/p23"
 cmp "$T/model.gguf" "$T/v3.gguf" || fail "in-place signed apply differs"
 grep -q '"m": 3' "$st" || fail "state does not record version 3"
+# A state that cannot be written is found out before the model is touched: --in-place
+# leaves the model as it was rather than install it with its version unrecorded.
+cp "$T/model.gguf" "$T/model.before"
+expect_exit 73 mln-apply --pubkey "$T/pub.pem" --state /proc/mln-no-such-dir/state.json --in-place \
+  "$T/model.gguf" "$T/p12"
+expect_err "cannot make the state's directory"
+cmp -s "$T/model.gguf" "$T/model.before" || fail "the model changed although the state could not be written"
 # A tampered signed patch fails before anything is written, and the state stays.
 cp "$T/p23" "$T/bad"
 damage "$T/bad" 3000

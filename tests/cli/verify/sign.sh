@@ -64,6 +64,16 @@ expect_err "found 'PUBLIC KEY'"
 expect_exit 66 mln-verify --pubkey "$T/missing.pub" --check "$T/v3"
 expect_exit 64 mln-verify --sign "$T/a.pem" "$T/s" -o "$T/o"; expect_err "needs --name and --version"
 [ ! -e "$T/o" ] || fail "failed sign left output"
+# The state's directory is made when missing (as /var/lib/mln on a fresh machine); one that
+# cannot be made or written fails before anything is written, so no model is installed with
+# its version unrecorded.
+expect_exit 0 mln-verify --pubkey "$T/a.pub" --state "$T/new/dir/state.json" "$T/v3" -o "$T/o3"
+grep -q '"face": 3' "$T/new/dir/state.json" || fail "state in a new directory not recorded"
+# (/proc takes no new directory, even from root, whom permissions would not stop.)
+expect_exit 73 mln-verify --pubkey "$T/a.pub" --state /proc/mln-no-such-dir/state.json "$T/v3" -o "$T/o3b"
+expect_err "state.json: cannot make the state's directory"
+[ ! -e "$T/o3b" ] || fail "the output was written although the state could not be"
+expect_exit 0 mln-verify --pubkey "$T/a.pub" --state /proc/mln-no-such-dir/state.json --check "$T/v3"
 # mln-inspect lists the signature frames as found (key, name, version), not as unknown frames.
 expect_exit 0 mln-inspect "$T/v3ab"
 [ "$(grep -c "^  signature     frame [0-9]*, key [0-9a-f]\{64\}: 'face' version 3, signed" "$T/out")" = 2 ] ||
