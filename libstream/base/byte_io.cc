@@ -107,12 +107,14 @@ class MemorySource final : public ByteSource {
 };
 
 // Writes all of [p, p + n) at the descriptor's offset; `written` counts what got there.
-Result<void> WriteAll(int fd, const uint8_t* p, size_t n, uint64_t& written) {
+// A failure names `name`, the file written.
+Result<void> WriteAll(int fd, const uint8_t* p, size_t n, uint64_t& written,
+                      const std::string& name) {
   while (n != 0) {
     ssize_t w = ::write(fd, p, n);
     if (w < 0) {
       if (errno == EINTR) continue;
-      return Fail(Errc::kIo, std::string("write failed: ") + std::strerror(errno));
+      return Fail(Error{Errc::kIo, std::string("write failed: ") + std::strerror(errno), name});
     }
     p += w;
     n -= static_cast<size_t>(w);
@@ -143,7 +145,7 @@ class FdSink final : public ByteSink {
  protected:
   Result<void> WriteRaw(const void* src, size_t n) override {
     uint64_t written = 0;
-    return WriteAll(fd_, static_cast<const uint8_t*>(src), n, written);
+    return WriteAll(fd_, static_cast<const uint8_t*>(src), n, written, name());
   }
 
  private:
@@ -203,7 +205,9 @@ class FileSink final : public ByteSink {
       ssize_t w = ::write(fd_, p, left);
       if (w < 0 && errno == EINTR) continue;
       if (w < 0 && errno == EINVAL && written_ == 0) break;  // O_DIRECT refused after all
-      if (w < 0) return Fail(Errc::kIo, std::string("write failed: ") + std::strerror(errno));
+      if (w < 0) {
+        return Fail(Error{Errc::kIo, std::string("write failed: ") + std::strerror(errno), name()});
+      }
       p += w;
       left -= static_cast<size_t>(w);
       written_ += static_cast<uint64_t>(w);
@@ -228,7 +232,7 @@ class FileSink final : public ByteSink {
 
   Result<void> Buffered(const uint8_t* p, size_t n) {
     if (n == 0) return {};
-    MLN_RETURN_IF_ERROR(WriteAll(fd_, p, n, written_));
+    MLN_RETURN_IF_ERROR(WriteAll(fd_, p, n, written_, name()));
     writeback_.After(fd_, written_);
     return {};
   }

@@ -35,8 +35,12 @@ for cmd in "mln-inspect $T/v1.gguf" "mln-inspect --json $T/s" "mln-verify --prin
   stdout_fails full $cmd
   stdout_fails closed $cmd
 done
-# Binary output to a full stdout was already an error; it stays one.
-stdout_fails full mln-parse "$T/v1.gguf"
+# Binary output to a full stdout was already an error; it stays one, and names <stdout>
+# (mln-diff named its new model, the file it read).
+for cmd in "mln-parse $T/v1.gguf" "mln-diff $T/v1.gguf $T/v2.gguf" "mln-compress -c $T/v1.gguf"; do
+  stdout_fails full $cmd
+  grep -q "<stdout>: .*write failed: No space left on device" <<<"$ERR" || fail "'$cmd' > /dev/full: $ERR"
+done
 
 # A closed stderr: the output file gets the model's bytes and nothing else.
 mln-emit -o "$T/back.gguf" <"$T/s" 2>&-
