@@ -15,8 +15,10 @@
 namespace mln::stream {
 namespace {
 
-// One input frame and what the transform makes of it, tagged with the input's index.
+// One input frame and what the transform makes of it, tagged with its place in this run
+// (`seq`) and the index messages name it by.
 struct Batch {
+  uint64_t seq;
   uint64_t index;
   std::vector<Frame> frames;
 };
@@ -27,25 +29,31 @@ bool Handles(const PipelineOptions& o, uint16_t kind) {
                      [kind](FrameKind k) { return static_cast<uint16_t>(k) == kind; });
 }
 
-// The first error any stage reports. Stages do not throw to cancel the pipeline: oneTBB
-// 2021.8 does not destroy the items in flight when it cancels, which leaks them (seen under
-// LeakSanitizer). Instead, once an error is recorded the input stops and the other stages
-// let the remaining items drain untouched.
+// The error of the earliest item in stream order, whichever thread finds it first. Stages do
+// not throw to cancel the pipeline: oneTBB 2021.8 does not destroy the items in flight when
+// it cancels, which leaks them (seen under LeakSanitizer). Instead, once an error is
+// recorded the input stops, items after it drain untouched, and items before it still go
+// through every stage: one of them may fail too, and then its error is the one reported.
+// (Recording whichever came first made a wrong base name frame 3 on one run and frame 2 on
+// the next.)
 class FirstError {
  public:
-  void Record(Error e) {
+  void Record(uint64_t seq, Error e) {
     std::lock_guard lock(mu_);
-    if (!failed_.load(std::memory_order_relaxed)) {
+    if (seq < seq_.load(std::memory_order_relaxed)) {
       error_ = std::move(e);
-      failed_.store(true, std::memory_order_release);
+      seq_.store(seq, std::memory_order_release);
     }
   }
-  bool failed() const { return failed_.load(std::memory_order_acquire); }
+  bool failed() const { return seq_.load(std::memory_order_acquire) != kNone; }
+  /// Whether the item at `seq` is to be passed over: an error at or before it was recorded.
+  bool Skips(uint64_t seq) const { return seq_.load(std::memory_order_acquire) <= seq; }
   Error Take() { return std::move(error_); }
 
  private:
+  static constexpr uint64_t kNone = ~uint64_t{0};
   std::mutex mu_;
-  std::atomic<bool> failed_{false};
+  std::atomic<uint64_t> seq_{kNone};
   Error error_;
 };
 
@@ -70,7 +78,7 @@ Result<void> RunFramePipeline(FrameSource& given, FrameSink& sink,
     }
     auto frame = source.Next();
     if (!frame) {
-      first_error.Record(std::move(frame).error());
+      first_error.Record(next_index, std::move(frame).error());
       fc.stop();
       return nullptr;
     }
@@ -81,44 +89,44 @@ Result<void> RunFramePipeline(FrameSource& given, FrameSink& sink,
     auto batch = std::make_shared<Batch>();
     // Messages name a frame read from a stream by its place there (mln-inspect's count, a
     // bundle's for the frames inside it); other frames by their place in this run.
-    batch->index = (**frame).read_index.value_or(next_index);
-    ++next_index;
+    batch->seq = next_index++;
+    batch->index = (**frame).read_index.value_or(batch->seq);
     batch->frames.push_back(std::move(**frame));
     return batch;
   };
   auto work = [&](std::shared_ptr<Batch> batch) -> std::shared_ptr<Batch> {
-    if (!batch || first_error.failed()) return batch;
+    if (!batch || first_error.Skips(batch->seq)) return batch;
     const FrameHeader& h = batch->frames.front().header;
     if (!Handles(options, h.kind)) return batch;
     std::string name = h.name;
     if (options.verify_input) {
       if (auto ok = codecs::DecodeFrame(batch->frames.front()); !ok) {
-        first_error.Record(std::move(ok).error().WithFrame(batch->index, name));
+        first_error.Record(batch->seq, std::move(ok).error().WithFrame(batch->index, name));
         return batch;
       }
     }
     if (auto ok = transform(batch->frames); !ok) {
-      first_error.Record(std::move(ok).error().WithFrame(batch->index, name));
+      first_error.Record(batch->seq, std::move(ok).error().WithFrame(batch->index, name));
     }
     return batch;
   };
   auto write = [&](std::shared_ptr<Batch> batch) {
-    if (!batch || first_error.failed()) return;
+    if (!batch || first_error.Skips(batch->seq)) return;
     for (Frame& f : batch->frames) {
       if (options.progress != nullptr) options.progress->OnFrame(f.header);
       std::string name = f.header.name;
       if (auto ok = sink.Put(std::move(f)); !ok) {
-        first_error.Record(std::move(ok).error().WithFrame(batch->index, name));
+        first_error.Record(batch->seq, std::move(ok).error().WithFrame(batch->index, name));
         return;
       }
     }
   };
 
   auto ordered = [&](std::shared_ptr<Batch> batch) -> std::shared_ptr<Batch> {
-    if (!batch || first_error.failed() || batch->frames.empty()) return batch;
+    if (!batch || first_error.Skips(batch->seq) || batch->frames.empty()) return batch;
     std::string name = batch->frames.front().header.name;
     if (auto ok = options.ordered(batch->frames); !ok) {
-      first_error.Record(std::move(ok).error().WithFrame(batch->index, name));
+      first_error.Record(batch->seq, std::move(ok).error().WithFrame(batch->index, name));
     }
     return batch;
   };

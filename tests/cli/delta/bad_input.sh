@@ -37,6 +37,11 @@ damage "$T/changed.gguf" 5000
 expect_exit 65 mln-apply "$T/changed.gguf" "$T/p" -o "$T/result"
 expect_err "changed.gguf: frame [0-9]+ '[^']+': bytes \[[0-9]+, \+[0-9]+\) differ from the base this patch was made from"
 untouched "changed base"
+# The first such range in the patch, whichever thread finds which first: the same message on
+# every run, one thread or several. Here every range differs: the new model as the base.
+msgs=$(for t in 1 2 2 2 2 2; do mln-apply -T "$t" "$T/v2.gguf" "$T/p" -o "$T/result" 2>&1 || true; done | sort -u)
+[ "$(wc -l <<<"$msgs")" = 1 ] || fail "a wrong base is reported differently from run to run: $msgs"
+untouched "base already updated"
 
 # A patch made between two TFLite files, applied to the GGUF base.
 mln-diff "$hands/hand_landmark_lite.tflite" "$hands/hand_landmark_full.tflite" -o "$T/ptfl"

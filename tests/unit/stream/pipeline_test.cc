@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 #include <oneapi/tbb/global_control.h>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 #include "libstream/base/byte_io.h"
 #include "libstream/stream/reader.h"
 #include "libstream/stream/writer.h"
@@ -178,6 +182,35 @@ TEST(PipelineTest, CorruptInputPayloadIsCaught) {
                             options);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code, Errc::kBadData);
+  EXPECT_EQ(r.error().frame, 3u);
+}
+
+TEST(PipelineTest, TheEarliestFailingFrameIsReportedWhicheverFailsFirst) {
+  // f3 fails slowly, f8 at once: with several threads f8's error comes first in time, but
+  // f3 is first in the stream, and the same input must give the same message every run.
+  oneapi::tbb::global_control limit(oneapi::tbb::global_control::max_allowed_parallelism, 4);
+  std::vector<uint8_t> out;
+  auto sink = MakeMemorySink(&out, "mem");
+  Writer writer(*sink);
+  VectorSource source(ManyFrames());
+  std::atomic<bool> late_failed{false};
+  auto transform = [&](std::vector<Frame>& frames) -> Result<void> {
+    const std::string& name = frames.front().header.name;
+    if (name == "f3") {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      return Fail(Errc::kBadData, "slow boom");
+    }
+    if (name == "f8") {
+      late_failed = true;
+      return Fail(Errc::kBadData, "quick boom");
+    }
+    return {};
+  };
+  auto r = RunFramePipeline(source, writer, transform, {});
+  ASSERT_FALSE(r.has_value());
+  EXPECT_TRUE(late_failed.load()) << "f8 never ran: the test shows nothing";
+  EXPECT_EQ(r.error().message, "slow boom") << r.error().ToString();
+  EXPECT_EQ(r.error().tensor, "f3");
   EXPECT_EQ(r.error().frame, 3u);
 }
 
