@@ -53,8 +53,8 @@ int Main(int argc, char** argv) {
                              "Apply and verify everything, but write nothing");
   auto* pubkey = app.add_option("--pubkey", args.pubkeys,
                                 "Apply only a patch signed by this Ed25519 public key (PEM); "
-                                "repeatable")
-                     ->allow_extra_args(false)->take_all();
+                                "one key per --pubkey, repeat it for more")
+                     ->allow_extra_args(false)->take_all()->type_name("PEM");
   app.add_option("--threshold", args.threshold,
                  "Valid signatures by distinct trusted keys needed (1)")
       ->needs(pubkey);
@@ -121,8 +121,10 @@ int Main(int argc, char** argv) {
     }
     if (args.threshold == 0 || args.threshold > args.pubkeys.size()) {
       return mln::cli::ReportAndExitCode(
-          kProg, mln::Fail(mln::Errc::kUsage, "--threshold needs 1 to " +
-                                                  std::to_string(args.pubkeys.size())));
+          kProg, mln::Fail(mln::Errc::kUsage,
+                           "--threshold " + std::to_string(args.threshold) + " needs 1 to " +
+                               std::to_string(args.pubkeys.size()) +
+                               " (the number of --pubkey keys; one key a --pubkey)"));
     }
     auto keys = mln::crypto::PublicKey::LoadPems(args.pubkeys);
     if (!keys) return mln::cli::ReportAndExitCode(kProg, mln::Fail(keys.error()));

@@ -68,7 +68,8 @@ mln::Result<void> Validate(const VerifyArgs& a) {
                                 "no --pubkey (versions are trusted only when signed)"));
   } else if (a.threshold == 0 || a.threshold > a.pubkeys.size()) {
     return usage("--threshold " + std::to_string(a.threshold) + " needs 1 to " +
-                 std::to_string(a.pubkeys.size()) + " (the number of --pubkey keys)");
+                 std::to_string(a.pubkeys.size()) +
+                 " (the number of --pubkey keys; one key a --pubkey)");
   }
   return {};
 }
@@ -207,6 +208,12 @@ int RunVerify(const VerifyArgs& a, int64_t now) {
 }
 
 int Main(int argc, char** argv) {
+  // --version names the release to sign; alone, with nothing to sign, it can only be the
+  // question every other filter answers.
+  if (argc == 2 && std::string_view(argv[1]) == "--version") {
+    std::printf("%s %s\n", kProg, mln::cli::VersionString().c_str());
+    return mln::cli::kExitOk;
+  }
   VerifyArgs a;
   CLI::App app("Check an mln stream (checksums, trailer, signatures, version policy) and pass "
                "it through unchanged; sign streams; print or check file SHA-256 digests.",
@@ -221,8 +228,8 @@ int Main(int argc, char** argv) {
   a.opt["print"] = app.add_flag("--print", a.print, "Print SHA-256 digests like sha256sum");
   a.opt["json"] = app.add_flag("--json", a.json, "With --print: one JSON object per file");
   a.opt["sign"] = app.add_option("--sign", a.sign_keys,
-                                 "Sign with this Ed25519 private key (PEM); repeatable")
-                      ->allow_extra_args(false)->take_all();
+                                 "Sign with this Ed25519 private key (PEM); one key per --sign, repeat it for more")
+                      ->allow_extra_args(false)->take_all()->type_name("PEM");
   a.opt["name"] = app.add_option("--name", a.name,
                                  "Model name to sign; when verifying, the name required");
   a.opt["version"] = app.add_option("--version", a.version,
@@ -234,8 +241,8 @@ int Main(int argc, char** argv) {
                                        "Signed manifest expires at EPOCH seconds")
                             ->check(CLI::NonNegativeNumber);
   a.opt["pubkey"] = app.add_option("--pubkey", a.pubkeys,
-                                   "Trust this Ed25519 public key (PEM); repeatable")
-                        ->allow_extra_args(false)->take_all();
+                                   "Trust this Ed25519 public key (PEM); one key per --pubkey, repeat it for more")
+                        ->allow_extra_args(false)->take_all()->type_name("PEM");
   a.opt["threshold"] = app.add_option("--threshold", a.threshold,
                                       "Valid signatures by distinct trusted keys needed (1)");
   a.opt["state"] = app.add_option("--state", a.state,

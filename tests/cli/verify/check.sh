@@ -33,5 +33,8 @@ grep -q "^$want  $f\$" "$T/out" || fail "--print line differs from sha256sum"
 expect_exit 0 mln-verify --print --json "$T/s"
 grep -q '"trailer_sha256":"[0-9a-f]\{64\}"' "$T/out" || fail "--json lacks the trailer digest"
 expect_exit 64 mln-verify --sha256 xyz "$f"; expect_err "64 hex digits"
+# --version names the release to sign; alone it prints the program's version, as -V does.
+expect_exit 0 mln-verify --version
+grep -q "^mln-verify mln [0-9]" "$T/out" || fail "--version alone: $(cat "$T/out")"
 expect_exit 64 mln-verify --state "$T/st" "$T/s"; expect_err "needs|cannot be used"
 echo ok
