@@ -74,6 +74,7 @@ Result<void> LayoutSink::Write(stream::Frame frame) {
     return {};
   }
   if (!h.Is(FrameKind::kBytes) && !h.Is(FrameKind::kTensor)) {
+    if (h.Is(FrameKind::kPatch) || h.Is(FrameKind::kDelta)) saw_patch_ = true;
     ++skipped_;  // kinds from newer tools pass by (invariant 5)
     return {};
   }
@@ -142,7 +143,11 @@ Result<void> LayoutSink::StartExternal(const stream::FrameHeader& h) {
 }
 
 Result<void> LayoutSink::Finish() {
-  if (!have_source_) return Fail(Errc::kBadData, "stream holds no model (no source frame)");
+  if (!have_source_) {
+    return Fail(Errc::kBadData, saw_patch_ ? "stream is a patch (mln-diff), not a model: apply it "
+                                             "to its base with mln-apply BASE PATCH"
+                                           : "stream holds no model (no source frame)");
+  }
   MLN_RETURN_IF_ERROR(EndFile());
   background_.reset();  // drained by EndFile: its thread has nothing left to do
   return out_.Flush();

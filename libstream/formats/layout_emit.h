@@ -73,6 +73,7 @@ class LayoutSink final : public stream::FrameSink {
   LayoutOptions options_;
   stream::ChunkSequenceChecker checker_;
   bool have_source_ = false;
+  bool saw_patch_ = false;  // patch frames (mln-diff's): said so when no model follows
   uint64_t file_size_ = 0;
   std::string format_;
   std::string model_;  // the model's name as parsed, for messages

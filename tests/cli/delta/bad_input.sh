@@ -43,6 +43,11 @@ msgs=$(for t in 1 2 2 2 2 2; do mln-apply -T "$t" "$T/v2.gguf" "$T/p" -o "$T/res
 [ "$(wc -l <<<"$msgs")" = 1 ] || fail "a wrong base is reported differently from run to run: $msgs"
 untouched "base already updated"
 
+# A patch given to mln-emit, as if it were a model: it says what it is and what applies it.
+expect_exit 65 mln-emit "$T/p" -o "$T/result"
+expect_err "stream is a patch \(mln-diff\), not a model: apply it to its base with mln-apply"
+untouched "mln-emit of a patch"
+
 # A patch made between two TFLite files, applied to the GGUF base.
 mln-diff "$hands/hand_landmark_lite.tflite" "$hands/hand_landmark_full.tflite" -o "$T/ptfl"
 expect_exit 65 mln-apply "$T/v1.gguf" "$T/ptfl" -o "$T/result"
