@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -15,10 +16,18 @@
 namespace mln::cli {
 namespace {
 
-std::string TempDir() {
-  char tmpl[] = "/tmp/mln-io-test-XXXXXX";
-  return mkdtemp(tmpl);
-}
+// A fresh directory under /tmp, removed with what is in it when the test ends (each run
+// left one behind).
+struct ScratchDir {
+  std::string path;
+  ScratchDir() {
+    char tmpl[] = "/tmp/mln-io-test-XXXXXX";
+    if (mkdtemp(tmpl) != nullptr) path = tmpl;
+  }
+  ~ScratchDir() {
+    if (!path.empty()) std::filesystem::remove_all(path);
+  }
+};
 
 std::string Slurp(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -36,7 +45,8 @@ size_t CountEntries(const std::string& dir) {
 }
 
 TEST(OutputTest, CommitReplacesTheFileAtomically) {
-  std::string dir = TempDir();
+  ScratchDir scratch;
+  std::string dir = scratch.path;
   std::string path = dir + "/out.bin";
   std::ofstream(path) << "old";
   ASSERT_OK_AND_ASSIGN(auto out, Output::Open(path, false));
@@ -83,7 +93,8 @@ TEST(OutputTest, LargeOutputFlushedMidwayIsIntact) { WriteOddSizesAndCheck("/var
 TEST(OutputTest, LargeOutputOnTmpfsIsIntact) { WriteOddSizesAndCheck("/dev/shm", false); }
 
 TEST(OutputTest, AbandonedOutputLeavesTheOldFileAndNoTemporary) {
-  std::string dir = TempDir();
+  ScratchDir scratch;
+  std::string dir = scratch.path;
   std::string path = dir + "/out.bin";
   std::ofstream(path) << "old";
   {
