@@ -91,6 +91,14 @@ int Main(int argc, char** argv) {
   auto stats = mln::delta::DiffModels(**old_in, **new_in, (*out)->sink(), options);
   progress.Finish();
   mln::Result<void> done = stats ? (*out)->Commit() : mln::Fail(stats.error());
+  if (done && !args.common.quiet && stats->base_format != stats->new_format) {
+    // Not an error (a conversion is a release too), but no tensor of one format matches
+    // one of the other: the patch is the new model whole, as big as sending it.
+    std::fprintf(stderr,
+                 "%s: warning: OLD is a %s model, NEW a %s one: nothing can match, so the "
+                 "patch holds the new model whole (mln-compress NEW is as small)\n",
+                 kProg, stats->base_format.c_str(), stats->new_format.c_str());
+  }
   if (done && args.common.verbose && !args.common.quiet) {
     PrintSummary((*old_in)->name(), (*new_in)->name(), *stats);
   }

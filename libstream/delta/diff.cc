@@ -763,6 +763,8 @@ Result<DiffStats> DiffModels(ByteSource& base_src, ByteSource& target_src, ByteS
   DiffStats stats;
   stats.base_size = base->size();
   stats.new_size = target->size();
+  stats.base_format = base_index.source.format;
+  stats.new_format = target_index.source.format;
   std::atomic<bool> cancel{false};
   auto base_sha = std::async(std::launch::async, [&] { return FileSha256(*base, cancel); });
   auto target_sha = std::async(std::launch::async, [&] { return FileSha256(*target, cancel); });

@@ -43,6 +43,7 @@ struct DiffStats {
   uint64_t frames = 0;
   uint64_t patch_bytes = 0;
   std::string base_sha256, new_sha256;
+  std::string base_format, new_format;  ///< as their parsers name them ("gguf", "tflite")
 };
 
 /// Reads `base` and `target` (model files of any readable format, mln streams of one, or a

@@ -121,4 +121,14 @@ mln-apply --in-place "$T/current.gguf" "$T/p" || fail "--in-place through a link
 [ -L "$T/current.gguf" ] || fail "--in-place replaced the link with a file"
 cmp "$T/releases/model.gguf" "$T/f16_ft.gguf" || fail "--in-place did not update the linked model"
 ls -A "$T/releases" | grep -q '\.mln-' && fail "temporary file left beside the linked model"
+# From one format to another (a conversion): a warning that nothing can match, and a patch
+# that still applies byte for byte.
+mln-diff "$T/f16.gguf" "$hands/hand_landmark_lite.tflite" -o "$T/cross" 2>"$T/err" ||
+  fail "cross-format diff: $(cat "$T/err")"
+grep -q "warning: OLD is a gguf model, NEW a tflite one: nothing can match" "$T/err" ||
+  fail "cross-format diff said: $(cat "$T/err")"
+mln-apply "$T/f16.gguf" "$T/cross" | cmp - "$hands/hand_landmark_lite.tflite" ||
+  fail "cross-format patch does not apply"
+mln-diff "$T/f16.gguf" "$T/f16_ft.gguf" 2>"$T/err" >/dev/null
+[ ! -s "$T/err" ] || fail "a same-format diff printed: $(cat "$T/err")"
 true
