@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <cctype>
 #include <string>
 
 #include "libstream/formats/container.h"
@@ -23,8 +25,14 @@ std::span<const FormatHandler> AllFormats() {
 }
 
 const FormatHandler* FindFormat(std::string_view name) {
+  // Any case: --format GGUF is what the format is called in its own documentation.
+  auto same = [](std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+             return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+  };
   for (const auto& f : AllFormats()) {
-    if (f.name == name) return &f;
+    if (same(f.name, name)) return &f;
   }
   return nullptr;
 }
@@ -63,7 +71,20 @@ Result<std::unique_ptr<stream::FrameSource>> OpenModel(ByteSource& src,
       return Fail(Errc::kUsage, "unknown format '" + std::string(forced_format) +
                                     "' (known: " + FormatNames() + ")");
     }
-    return f->parse(src, options);
+    // A forced format that does not fit says nothing of the file ("protobuf field 8:
+    // invalid wire type 7" for a GGUF read as ONNX): its error says what the content looks
+    // like, from the head as it was before the parser read it.
+    auto head = src.Peek(64 * 1024);
+    const FormatHandler* looks = head ? BestBid(*head) : nullptr;
+    auto parsed = f->parse(src, options);
+    if (!parsed && parsed.error().code == Errc::kBadData) {
+      if (looks != nullptr && looks != f) {
+        Error e = std::move(parsed).error();
+        e.message += " (the content looks like " + std::string(looks->name) + "; drop --format)";
+        return Fail(std::move(e));
+      }
+    }
+    return parsed;
   }
   MLN_TRY(auto head, src.Peek(64 * 1024));
   if (head.empty()) return Fail(Error{Errc::kBadData, "empty input: expected a model file", src.name()});

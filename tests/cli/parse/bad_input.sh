@@ -42,4 +42,12 @@ expect_exit 65 mln-parse "$T/text" -o "$T/keep"
 [ "$(cat "$T/keep")" = precious ] || fail "failed run damaged the existing output"
 expect_exit 0 mln-parse --version; grep -q "mln" "$T/out" || fail "--version printed nothing"
 expect_exit 0 mln-parse --help; grep -q -- "--chunk-size" "$T/out" || fail "--help lacks options"
+
+# A forced format that does not fit names what the content looks like; a format's name may
+# be written in any case.
+g=$(gguf_fixtures | head -1)
+expect_exit 65 mln-parse --format onnx "$g" -o "$T/o"
+expect_err "\(the content looks like gguf; drop --format\)"
+[ ! -e "$T/o" ] || fail "a refused --format left output"
+mln-parse --format GGUF "$g" | mln-emit | cmp - "$g" || fail "--format GGUF did not parse the GGUF"
 echo ok
