@@ -91,7 +91,8 @@ int Main(int argc, char** argv) {
   auto stats = mln::delta::DiffModels(**old_in, **new_in, (*out)->sink(), options);
   progress.Finish();
   mln::Result<void> done = stats ? (*out)->Commit() : mln::Fail(stats.error());
-  if (done && !args.common.quiet && stats->base_format != stats->new_format) {
+  if (done && !args.common.quiet && !stats->base_format.empty() &&
+      !stats->new_format.empty() && stats->base_format != stats->new_format) {
     // Not an error (a conversion is a release too), but no tensor of one format matches
     // one of the other: the patch is the new model whole, as big as sending it.
     std::fprintf(stderr,
