@@ -128,7 +128,9 @@ int CompressOne(const CompressArgs& args, const std::string& input,
   std::unique_ptr<mln::formats::DirExternalWriter> external;
   mln::formats::LayoutOptions layout;
   if (args.decompress && !mln::cli::IsStdio(*output) && !(*out)->is_device()) {
-    auto made = mln::formats::DirExternalWriter::Create(mln::DirName(*output), *output);
+    // Beside the file written (a link's target, where the model lands), not the link.
+    const std::string& model = (*out)->path();
+    auto made = mln::formats::DirExternalWriter::Create(mln::DirName(model), model);
     if (!made) return mln::cli::ReportAndExitCode(kProg, mln::Fail(made.error()));
     external = std::move(*made);
     layout.external = external.get();

@@ -38,6 +38,9 @@ class Output {
 
   ByteSink& sink() { return *sink_; }
   const std::string& name() const { return name_; }
+  /// The file the output replaces at Commit (a symbolic link's target); empty for stdout
+  /// or a device.
+  const std::string& path() const { return path_; }
   /// Written in place: stdout, or an existing device or FIFO.
   bool is_device() const { return path_.empty(); }
   /// Flushes, fsyncs and renames into place (stdout: flushes).

@@ -2,6 +2,8 @@
 
 #include <oneapi/tbb/global_control.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <iostream>
 #include <string_view>
@@ -57,10 +59,16 @@ SpelledArgs SpellLevelShorthand(const CLI::App& app, int argc, char** argv) {
   // Without this, CLI11 takes `-19` for a negative number, so a positional: an input file
   // named "-19", and a message about it rather than level 19.
   auto takes_value = [&app](std::string_view arg) {
+    // A group of short flags takes a value when its last letter does (-fo FILE is -f -o FILE).
+    std::string_view last_short;
+    if (arg.size() >= 2 && arg[0] == '-' && arg[1] != '-' &&
+        std::all_of(arg.begin() + 1, arg.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)); })) {
+      last_short = arg.substr(arg.size() - 1);
+    }
     for (const CLI::Option* o : app.get_options()) {
       if (o->get_expected_max() == 0) continue;  // a flag
       for (const std::string& n : o->get_snames()) {
-        if (arg == "-" + n) return true;
+        if (n == last_short) return true;
       }
       for (const std::string& n : o->get_lnames()) {
         if (arg == "--" + n) return true;

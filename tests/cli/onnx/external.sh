@@ -36,6 +36,12 @@ for m in external_one external_each external_gaps; do
   same_tree "$src" "$T/z/$m"
   mln-compress "$src/model.onnx" -o "$T/z.mlnz" -f
   expect_exit 69 mln-compress -dc "$T/z.mlnz"; expect_err "external data"
+  # Through a link to a model elsewhere: the data files go beside the model, not the link.
+  mkdir -p "$T/l/$m/real"
+  touch "$T/l/$m/real/model.onnx"
+  ln -s real/model.onnx "$T/l/$m/link.onnx"
+  mln-compress -d -f -o "$T/l/$m/link.onnx" "$T/z.mlnz"
+  same_tree "$src" "$T/l/$m/real"
 done
 
 # The payloads are the weights: tensor bytes match the data file, dtypes are claimed.

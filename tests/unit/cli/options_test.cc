@@ -72,6 +72,10 @@ TEST(OptionsTest, DashDigitsAsAValueOrAfterDoubleDashStaysAWord) {
   EXPECT_FALSE(a.Parse({"-o", "-3", "-T", "2", "in"}).has_value());
   EXPECT_EQ(a.common.output, "-3");
   EXPECT_EQ(a.level, 0);
+  LevelApp g;  // grouped short flags whose last one takes the value
+  EXPECT_FALSE(g.Parse({"-fo", "-3", "in"}).has_value());
+  EXPECT_EQ(g.common.output, "-3");
+  EXPECT_EQ(g.level, 0);
   LevelApp b;
   EXPECT_FALSE(b.Parse({"-5", "--", "-7"}).has_value());
   EXPECT_EQ(b.level, 5);
