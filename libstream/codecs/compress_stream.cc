@@ -144,16 +144,10 @@ Result<CompressStats> DecompressStream(ByteSource& in, ByteSink& out, Decompress
   popts.read_ahead = ReadsEndByThemselves(in);
   popts.progress = progress;
   std::unique_ptr<stream::FrameSink> sink;
-  switch (what) {
-    case Decompressed::kModel:
-      sink = std::make_unique<formats::LayoutSink>(out, layout);
-      break;
-    case Decompressed::kStream:
-      sink = std::make_unique<stream::Writer>(out, stream::WriterOptions{.background = true});
-      break;
-    case Decompressed::kModelIfAny:
-      sink = std::make_unique<ModelOrStreamSink>(out, layout);
-      break;
+  if (what == Decompressed::kModelIfAny) {
+    sink = std::make_unique<ModelOrStreamSink>(out, layout);
+  } else {
+    sink = std::make_unique<stream::Writer>(out, stream::WriterOptions{.background = true});
   }
   auto ok = stream::RunFramePipeline(reader, *sink, note, popts);
   if (!ok) return Fail(std::move(ok).error().WithFile(in.name()));

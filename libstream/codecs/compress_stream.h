@@ -28,9 +28,9 @@ Result<CompressStats> CompressStream(ByteSource& in, ByteSink& out, const Encode
 /// What DecompressStream writes.
 enum class Decompressed {
   kStream,       ///< the stream, every payload decoded
-  kModel,        ///< the model file it carries, as mln-emit writes it
-  kModelIfAny,   ///< the model file when the stream starts with one (a source frame), else
-                 ///< the stream: a compressed patch or a stream of no model comes back as it was
+  kModelIfAny,   ///< the model file it carries (as mln-emit writes it) when the stream starts
+                 ///< with one (a source frame), else the stream: a compressed patch or a
+                 ///< stream of no model comes back as it was
 };
 
 /// Reads a stream and writes what `what` says. A model is laid out with `layout` (where
