@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cctype>
 #include <string>
+#include <vector>
 
 #include "libstream/formats/container.h"
 #include "libstream/formats/format.h"
@@ -73,11 +74,13 @@ Result<std::unique_ptr<stream::FrameSource>> OpenModel(ByteSource& src,
     }
     // A forced format that does not fit says nothing of the file ("protobuf field 8:
     // invalid wire type 7" for a GGUF read as ONNX): its error says what the content looks
-    // like, from the head as it was before the parser read it.
-    auto head = src.Peek(64 * 1024);
-    const FormatHandler* looks = head ? BestBid(*head) : nullptr;
+    // like. The head is kept as it was before the parser read it, and bid on only when the
+    // parse failed: a bid can load libarchive, which a good parse need not pay for.
+    std::vector<uint8_t> head;
+    if (auto peeked = src.Peek(64 * 1024)) head.assign(peeked->begin(), peeked->end());
     auto parsed = f->parse(src, options);
     if (!parsed && parsed.error().code == Errc::kBadData) {
+      const FormatHandler* looks = BestBid(head);
       if (looks != nullptr && looks != f) {
         Error e = std::move(parsed).error();
         e.message += " (the content looks like " + std::string(looks->name) + "; drop --format)";

@@ -39,5 +39,11 @@ expect_err "no member 'nope.gguf' in the archive \(members: README, m.gguf\)"
 # libarchive is loaded only for an input that may be an archive: a model file never loads it.
 LD_DEBUG=files mln-parse "$m" 2> "$T/ld" | mln-emit | cmp - "$m" || fail "model round trip differs"
 ! grep -q "libarchive" "$T/ld" || fail "libarchive was loaded to parse a GGUF file"
+# Nor a model read with --format: only a forced parse that fails bids on its content (to say
+# what it looks like), and an ONNX file's weak bid would let the archive bidder run.
+/usr/bin/python3 "$(dirname "$0")/../../conformance/onnx_make_fixtures.py" "$T/onnx"
+o=$(find "$T/onnx" -name model.onnx | head -1)
+LD_DEBUG=files mln-parse --format onnx "$o" 2> "$T/ld" >/dev/null || fail "--format onnx failed on $o"
+! grep -q "libarchive" "$T/ld" || fail "libarchive was loaded to parse an ONNX file with --format"
 LD_DEBUG=files mln-parse "$T/one.tar" 2> "$T/ld" | mln-emit | cmp - "$m" || fail "tar round trip differs"
 grep -q "libarchive" "$T/ld" || fail "libarchive was not loaded for a tar archive"
