@@ -122,7 +122,7 @@ int Main(int argc, char** argv) {
   if (!out) return mln::cli::ReportAndExitCode(kProg, mln::Fail(out.error()));
   // -o FILE.gguf is the model itself, as llama-quantize writes it; a stream elsewhere.
   const std::string& o = args.common.output;
-  options->write_model = o.size() > 5 && o.compare(o.size() - 5, 5, ".gguf") == 0;
+  options->write_model = o.size() > 5 && o.ends_with(".gguf");  // a name, not ".gguf" alone
 
   auto stats = mln::quant::QuantizeStream(**in, (*out)->sink(), *options);
   progress.Finish();

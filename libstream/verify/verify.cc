@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <filesystem>
 #include <ctime>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -532,15 +533,11 @@ Result<void> VersionState::Save(const std::string& path) const {
 
 Result<void> VersionState::PrepareSave(const std::string& path) {
   const std::string dir = DirName(path);
-  // mkdir -p: each missing level, from the top; an existing one is fine.
-  for (size_t at = dir.find('/', 1); ; at = dir.find('/', at + 1)) {
-    std::string level = dir.substr(0, at);
-    if (!level.empty() && ::mkdir(level.c_str(), 0755) != 0 && errno != EEXIST) {
-      return Fail(Error{Errc::kCantCreate,
-                        "cannot make the state's directory " + level + ": " + std::strerror(errno),
-                        path});
-    }
-    if (at == std::string::npos) break;
+  std::error_code ec;  // mkdir -p; existing levels are fine
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return Fail(Error{Errc::kCantCreate,
+                      "cannot make the state's directory " + dir + ": " + ec.message(), path});
   }
   if (::access(dir.c_str(), W_OK | X_OK) != 0) {
     return Fail(Error{Errc::kCantCreate,
