@@ -24,9 +24,8 @@ Result<std::unique_ptr<ByteSource>> OpenInput(const std::string& path);
 /// Commit() fsyncs and renames over the path; destroying an uncommitted Output removes the
 /// temporary, so a failed run leaves what was there. A SIGINT, SIGTERM or SIGHUP removes a
 /// named one too before the process dies of the signal; a nameless one leaves nothing even
-/// after SIGKILL or a power cut. An
-/// existing device or FIFO (/dev/null) is written directly; a symbolic link is followed,
-/// and the file it names replaced.
+/// after SIGKILL or a power cut. An existing device or FIFO (/dev/null) is written
+/// directly; a symbolic link is followed, and the file it names replaced.
 class Output {
  public:
   /// `path` "" or "-" is stdout; with `binary`, a terminal is refused unless `force`.
@@ -54,10 +53,10 @@ class Output {
 
  private:
   Output() = default;
-  std::string name_;      // what messages call it
-  std::string path_;      // final path; empty for stdout
   Result<void> NameTemporary();
 
+  std::string name_;      // what messages call it
+  std::string path_;      // final path; empty for stdout
   std::string tmp_path_;  // temporary file while not committed (a nameless one: at Commit)
   bool nameless_ = false; // fd_ is an O_TMPFILE, named only at Commit
   int fd_ = -1;

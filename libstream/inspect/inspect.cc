@@ -192,7 +192,6 @@ std::string SignatureLines(const Report& r) {
   return out;
 }
 
-
 }  // namespace
 
 Result<Report> Inspect(ByteSource& in) {
