@@ -119,12 +119,8 @@ int Main(int argc, char** argv) {
                            "--pubkey needs -o FILE, --in-place or --check, so that nothing is "
                            "released before the signatures are checked"));
     }
-    if (args.threshold == 0 || args.threshold > args.pubkeys.size()) {
-      return mln::cli::ReportAndExitCode(
-          kProg, mln::Fail(mln::Errc::kUsage,
-                           "--threshold " + std::to_string(args.threshold) + " needs 1 to " +
-                               std::to_string(args.pubkeys.size()) +
-                               " (the number of --pubkey keys; one key a --pubkey)"));
+    if (auto ok = mln::verify::CheckThreshold(args.threshold, args.pubkeys.size()); !ok) {
+      return mln::cli::ReportAndExitCode(kProg, ok);
     }
     auto keys = mln::crypto::PublicKey::LoadPems(args.pubkeys);
     if (!keys) return mln::cli::ReportAndExitCode(kProg, mln::Fail(keys.error()));

@@ -66,10 +66,8 @@ mln::Result<void> Validate(const VerifyArgs& a) {
   if (a.pubkeys.empty()) {
     MLN_RETURN_IF_ERROR(none_of({"state", "min-version", "threshold", "allow-downgrade", "name"},
                                 "no --pubkey (versions are trusted only when signed)"));
-  } else if (a.threshold == 0 || a.threshold > a.pubkeys.size()) {
-    return usage("--threshold " + std::to_string(a.threshold) + " needs 1 to " +
-                 std::to_string(a.pubkeys.size()) +
-                 " (the number of --pubkey keys; one key a --pubkey)");
+  } else {
+    MLN_RETURN_IF_ERROR(mln::verify::CheckThreshold(a.threshold, a.pubkeys.size()));
   }
   return {};
 }

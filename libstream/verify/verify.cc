@@ -531,6 +531,13 @@ Result<void> VersionState::Save(const std::string& path) const {
   return out->Commit();
 }
 
+Result<void> CheckThreshold(unsigned threshold, size_t keys) {
+  if (threshold != 0 && threshold <= keys) return {};
+  return Fail(Errc::kUsage, "--threshold " + std::to_string(threshold) + " needs 1 to " +
+                                std::to_string(keys) +
+                                " (the number of --pubkey keys; one key a --pubkey)");
+}
+
 Result<void> VersionState::PrepareSave(const std::string& path) {
   const std::string dir = DirName(path);
   std::error_code ec;  // mkdir -p; existing levels are fine

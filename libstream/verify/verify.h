@@ -125,6 +125,10 @@ struct TrustPolicy {
   int64_t now = 0;                         ///< seconds since the epoch, for expiry
 };
 
+/// --threshold against the --pubkey keys given (mln-verify, mln-apply): 1 to their number,
+/// else Errc::kUsage saying so.
+Result<void> CheckThreshold(unsigned threshold, size_t keys);
+
 /// The last accepted version of each model (mln-verify --state FILE): a JSON object
 /// {"model name": version, ...}.
 class VersionState {
